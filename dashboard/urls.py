@@ -1,0 +1,18 @@
+"""URL wiring: admin, authentication and the app. No logic here."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("personas_app.urls")),
+]
+
+handler403 = "personas_app.views.errors.forbidden"
+handler404 = "personas_app.views.errors.not_found"
+handler500 = "personas_app.views.errors.server_error"

@@ -1,0 +1,24 @@
+"""Navigation context: the user's workspaces, the current one and the review count waiting for them."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from .selectors import reviews_waiting_count, workspaces_for
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    workspace = getattr(request, "workspace", None)
+    membership = getattr(request, "membership", None)
+    context: dict[str, object] = {
+        "nav_workspaces": workspaces_for(request.user),
+        "current_workspace": workspace,
+        "current_membership": membership,
+    }
+    if workspace is not None:
+        context["nav_reviews_waiting"] = reviews_waiting_count(
+            workspace=workspace, user=request.user
+        )
+    return context

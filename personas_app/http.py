@@ -1,0 +1,28 @@
+"""Typed request for views and the plain-words message for any Tavus failure."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from .models import Membership, Workspace
+from .services.workspaces import NoActiveKey
+from .tavus import TavusError
+
+
+class AppRequest(HttpRequest):
+    """An HttpRequest as the app's middleware leaves it (for type checkers)."""
+
+    htmx: HtmxDetails
+    user: AbstractBaseUser  # type: ignore[assignment]
+    workspace: Workspace
+    membership: Membership
+    request_id: str
+
+
+def tavus_error_message(exc: TavusError | NoActiveKey) -> str:
+    """What to tell the user when a Tavus call failed (their work is kept)."""
+    if isinstance(exc, NoActiveKey):
+        return str(exc)
+    return exc.user_message

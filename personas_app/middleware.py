@@ -1,0 +1,74 @@
+"""Request id and workspace access control.
+
+WorkspaceAccessMiddleware is the one place where permissions are enforced: for every view of the
+app that takes a workspace slug it loads the workspace and the user's membership, answers 404 to
+outsiders (no existence leak), 403 to members whose role lacks the URL's permission, and otherwise
+attaches request.workspace and request.membership.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+from .models import Membership
+from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
+
+View = Callable[..., HttpResponse]
+
+
+class RequestIdMiddleware:
+    """Give every request an id, shared by the audit records it writes."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = request.headers.get("X-Request-Id", "")[:36] or uuid.uuid4().hex  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
+        return response
+
+
+class WorkspaceAccessMiddleware:
+    """Enforce URL_RULES for every app view that has a workspace slug in its URL."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: View, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        if match is None or match.app_name != "personas":
+            return None
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        slug = kwargs.get("slug")
+        if slug is None:
+            return None
+        rule = URL_RULES.get(match.url_name or "")
+        if rule is None:
+            raise ImproperlyConfigured(
+                f"URL {match.url_name!r} has no rule in permissions.URL_RULES"
+            )
+        membership = (
+            Membership.objects.select_related("workspace")
+            .filter(workspace__slug=slug, user=request.user)
+            .first()
+        )
+        if membership is None:
+            raise Http404("No such workspace.")
+        if not role_can(membership.role, rule):
+            raise PermissionDenied(PERM_DENIED_MESSAGES[rule])
+        request.workspace = membership.workspace  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
+        return None

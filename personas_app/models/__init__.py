@@ -1,0 +1,25 @@
+"""Persona Studio's models, re-exported so callers import from personas_app.models."""
+
+from __future__ import annotations
+
+from .audit import AppendOnlyError, AuditEvent, Outcome
+from .conversations import Conversation
+from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
+from .workspaces import ApiKey, Membership, Role, Workspace
+
+__all__ = [
+    "ApiKey",
+    "AppendOnlyError",
+    "AuditEvent",
+    "ChangeKind",
+    "ChangeRequest",
+    "ChangeStatus",
+    "Comment",
+    "Conversation",
+    "Membership",
+    "Outcome",
+    "Review",
+    "ReviewDecision",
+    "Role",
+    "Workspace",
+]

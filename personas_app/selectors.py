@@ -1,0 +1,343 @@
+"""Read-only queries used by views and the navigation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .models import AuditEvent, ChangeRequest, ChangeStatus, Outcome, Review, Workspace
+from .permissions import Perm, role_can
+
+
+def workspaces_for(user: AbstractBaseUser) -> QuerySet[Workspace]:
+    return Workspace.objects.filter(memberships__user=user).order_by("name")
+
+
+def _decided_by(user: AbstractBaseUser) -> QuerySet[Review]:
+    """Change requests on which this user's review still counts (as ids, for a subquery)."""
+    return Review.objects.filter(reviewer_id=user.pk, is_current=True).values("change_request_id")
+
+
+# Statuses in which a change request waits for its author.
+AUTHOR_NEXT_STEP_STATUSES = (
+    ChangeStatus.CHANGES_REQUESTED,
+    ChangeStatus.APPROVED,
+    ChangeStatus.CONFLICT,
+    ChangeStatus.FAILED,
+)
+
+
+def reviews_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> int:
+    """Change requests waiting for this user: open ones by others that they could review and have
+    not decided on yet (their decision still counting), plus their own that need their next step
+    (sent back, approved and ready to apply, failed, or in conflict)."""
+    membership = workspace.memberships.filter(user=user).first()
+    count = 0
+    if membership is not None and role_can(membership.role, Perm.REVIEW):
+        count += (
+            ChangeRequest.objects.filter(workspace=workspace, status=ChangeStatus.OPEN)
+            .exclude(author=user)
+            .exclude(pk__in=_decided_by(user))
+            .count()
+        )
+    count += ChangeRequest.objects.filter(
+        workspace=workspace, author=user, status__in=AUTHOR_NEXT_STEP_STATUSES
+    ).count()
+    return count
+
+
+# -- Audit log and persona versions (history area) ----------------------------------------------
+# Every listing is keyset-paginated on the audit id: an equality on indexed columns plus
+# `id < cursor`, newest first, LIMIT n+1 (the extra row says whether an older page exists).
+# Never OFFSET, never count(*): both get slower with every row, and the log only grows.
+
+AUDIT_PAGE_SIZE = 50
+VERSIONS_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit page filters on; empty values mean "any"."""
+
+    persona_id: str = ""
+    actor: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.persona_id or self.actor or self.action or self.date_from or self.date_to)
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _id_at_or_after(workspace: Workspace, moment: datetime) -> int | None:
+    """The first audit id written at or after `moment` (walks the (workspace, created_at) index)."""
+    return (
+        AuditEvent.objects.filter(workspace=workspace, created_at__gte=moment)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def _id_before(workspace: Workspace, moment: datetime) -> int | None:
+    """The last audit id written before `moment`."""
+    return (
+        AuditEvent.objects.filter(workspace=workspace, created_at__lt=moment)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def audit_queryset(*, workspace: Workspace, filters: AuditFilters) -> QuerySet[AuditEvent] | None:
+    """The filtered log, newest first; None when the date range cannot hold any record.
+
+    Records are appended with the current time, so ids grow with time: a date range becomes an
+    id range found through the (workspace, created_at) index, and every filter then walks one of
+    the (workspace, <column>, -id) indexes instead of sorting the matching rows.
+    """
+    qs = AuditEvent.objects.filter(workspace=workspace)
+    if filters.persona_id:
+        qs = qs.filter(persona_id=filters.persona_id)
+    if filters.actor:
+        qs = qs.filter(actor_name=filters.actor)
+    if filters.action:
+        qs = qs.filter(action=filters.action)
+    if filters.date_from is not None:
+        start = _day_start(filters.date_from)
+        first_id = _id_at_or_after(workspace, start)
+        if first_id is None:
+            return None
+        qs = qs.filter(id__gte=first_id, created_at__gte=start)
+    if filters.date_to is not None:
+        end = _day_start(filters.date_to + timedelta(days=1))
+        last_id = _id_before(workspace, end)
+        if last_id is None:
+            return None
+        qs = qs.filter(id__lte=last_id, created_at__lt=end)
+    return qs.order_by("-id")
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """One page of a newest-first listing. `older`/`newer` are cursors, None when there is none."""
+
+    rows: list[AuditEvent]
+    older: int | None
+    newer: int | None
+
+
+def _keyset(
+    qs: QuerySet[AuditEvent] | None, *, before: int | None, after: int | None, limit: int
+) -> KeysetPage:
+    if qs is None:
+        return KeysetPage(rows=[], older=None, newer=None)
+    if after is not None and before is None:
+        # Towards newer rows: oldest-first from the cursor, then flipped to newest-first.
+        chunk = list(qs.filter(id__gt=after).order_by("id")[: limit + 1])
+        rows = list(reversed(chunk[:limit]))
+        if not rows:
+            return _keyset(qs, before=None, after=None, limit=limit)
+        older = rows[-1].id if qs.filter(id__lt=rows[-1].id).exists() else None
+        return KeysetPage(rows=rows, older=older, newer=rows[0].id if len(chunk) > limit else None)
+    page_qs = qs.filter(id__lt=before) if before is not None else qs
+    chunk = list(page_qs[: limit + 1])
+    rows = chunk[:limit]
+    older = rows[-1].id if len(chunk) > limit else None
+    newer = None
+    if before is not None:
+        top = rows[0].id if rows else before - 1
+        if qs.filter(id__gt=top).exists():
+            newer = top
+    return KeysetPage(rows=rows, older=older, newer=newer)
+
+
+def audit_page(
+    *,
+    workspace: Workspace,
+    filters: AuditFilters,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = AUDIT_PAGE_SIZE,
+) -> tuple[list[AuditEvent], int | None]:
+    """One page of the audit log, newest first, and the cursor of the next (older) page.
+
+    `before=<id>` gives the page of records older than that id; `after=<id>` the page just newer.
+    """
+    page = audit_keyset_page(
+        workspace=workspace, filters=filters, before=before, after=after, limit=limit
+    )
+    return page.rows, page.older
+
+
+def audit_keyset_page(
+    *,
+    workspace: Workspace,
+    filters: AuditFilters,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = AUDIT_PAGE_SIZE,
+) -> KeysetPage:
+    """Like audit_page, with the cursor of the newer page too (for a "Newer" link)."""
+    qs = audit_queryset(workspace=workspace, filters=filters)
+    return _keyset(qs, before=before, after=after, limit=limit)
+
+
+def audit_iter(
+    *, workspace: Workspace, filters: AuditFilters, chunk_size: int = 500
+) -> Iterator[AuditEvent]:
+    """Every record of the filtered log, newest first, read in keyset chunks (for exports)."""
+    qs = audit_queryset(workspace=workspace, filters=filters)
+    if qs is None:
+        return
+    before: int | None = None
+    while True:
+        page_qs = qs.filter(id__lt=before) if before is not None else qs
+        chunk = list(page_qs[:chunk_size])
+        yield from chunk
+        if len(chunk) < chunk_size:
+            return
+        before = chunk[-1].id
+
+
+def _persona_timeline(workspace: Workspace, persona_id: str) -> QuerySet[AuditEvent]:
+    # Versions (a snapshot after the event), failed attempts, and deletions.
+    return AuditEvent.objects.filter(workspace=workspace, persona_id=persona_id).filter(
+        Q(outcome=Outcome.OK, after__isnull=False)
+        | Q(outcome=Outcome.ERROR)
+        | Q(action="persona.deleted")
+    )
+
+
+def persona_versions(
+    *,
+    workspace: Workspace,
+    persona_id: str,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = VERSIONS_PAGE_SIZE,
+) -> KeysetPage:
+    """A persona's timeline, newest first: its versions, failed attempts (greyed) and deletions."""
+    qs = _persona_timeline(workspace, persona_id).order_by("-id")
+    return _keyset(qs, before=before, after=after, limit=limit)
+
+
+def persona_version_before(
+    *, workspace: Workspace, persona_id: str, event_id: int
+) -> AuditEvent | None:
+    """The version of a persona just older than the record `event_id` (None for its first)."""
+    return (
+        AuditEvent.objects.filter(
+            workspace=workspace,
+            persona_id=persona_id,
+            outcome=Outcome.OK,
+            after__isnull=False,
+            id__lt=event_id,
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def persona_latest_version(*, workspace: Workspace, persona_id: str) -> AuditEvent | None:
+    """The newest version of a persona the dashboard knows (no upstream request)."""
+    return (
+        AuditEvent.objects.filter(
+            workspace=workspace, persona_id=persona_id, outcome=Outcome.OK, after__isnull=False
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def persona_event(*, workspace: Workspace, persona_id: str, event_id: int) -> AuditEvent | None:
+    """One audit record of this persona in this workspace, or None."""
+    return AuditEvent.objects.filter(
+        workspace=workspace, persona_id=persona_id, id=event_id
+    ).first()
+
+
+# -- Review queue and change requests (reviews area) ---------------------------------------------
+
+REVIEW_TABS: tuple[tuple[str, str], ...] = (
+    ("waiting", "Waiting for review"),
+    ("mine", "Mine"),
+    ("ready", "Approved / ready"),
+    ("applied", "Applied"),
+    ("closed", "Closed"),
+)
+_TAB_FILTERS: dict[str, Q] = {
+    "waiting": Q(status=ChangeStatus.OPEN),
+    "ready": Q(status__in=[ChangeStatus.APPROVED, ChangeStatus.FAILED]),
+    "applied": Q(status=ChangeStatus.APPLIED),
+    "closed": Q(status=ChangeStatus.CLOSED),
+}
+
+
+def review_queue(
+    *, workspace: Workspace, user: AbstractBaseUser, tab: str
+) -> QuerySet[ChangeRequest]:
+    """One tab of the review queue, newest activity first."""
+    changes = ChangeRequest.objects.filter(workspace=workspace)
+    if tab == "mine":
+        changes = changes.filter(author_id=user.pk)
+    else:
+        changes = changes.filter(_TAB_FILTERS.get(tab, _TAB_FILTERS["waiting"]))
+    return changes.order_by("-updated_at", "-id")
+
+
+def review_tab_counts(*, workspace: Workspace, user: AbstractBaseUser) -> dict[str, int]:
+    counts = {
+        tab: ChangeRequest.objects.filter(workspace=workspace).filter(q).count()
+        for tab, q in _TAB_FILTERS.items()
+    }
+    counts["mine"] = ChangeRequest.objects.filter(workspace=workspace, author_id=user.pk).count()
+    return counts
+
+
+def review_waiting_ids(*, workspace: Workspace, user: AbstractBaseUser) -> set[int]:
+    """Ids of the open change requests by others on which this user has not decided yet."""
+    return set(
+        ChangeRequest.objects.filter(workspace=workspace, status=ChangeStatus.OPEN)
+        .exclude(author_id=user.pk)
+        .exclude(pk__in=_decided_by(user))
+        .values_list("id", flat=True)
+    )
+
+
+def change_request_in(*, workspace: Workspace, cr_id: int) -> ChangeRequest | None:
+    return (
+        ChangeRequest.objects.filter(workspace=workspace, pk=cr_id)
+        .select_related("workspace", "author")
+        .first()
+    )
+
+
+def change_request_last_conflict(*, change_request: ChangeRequest) -> AuditEvent | None:
+    """The newest "review.conflict" record of a change: its `after` is the live version met."""
+    return (
+        AuditEvent.objects.filter(
+            workspace_id=change_request.workspace_id,
+            change_request_id=change_request.pk,
+            action="review.conflict",
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def change_request_history(*, change_request: ChangeRequest) -> QuerySet[AuditEvent]:
+    """Everything recorded about one change request, oldest first."""
+    return AuditEvent.objects.filter(
+        workspace_id=change_request.workspace_id, change_request_id=change_request.pk
+    ).order_by("id")

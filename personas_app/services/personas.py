@@ -1,0 +1,264 @@
+"""Persona reads and writes against Tavus, each write audited (successes and failures alike).
+
+The HTTP call happens first; the audit record is written after it, so a failed call is still
+recorded with Tavus's error. Every fetch of one persona compares it with the last version the
+dashboard knows and records a "changed outside the dashboard" version when they differ.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.conf import settings
+
+from ..jsontypes import JSONObject, Op
+from ..models import AuditEvent, Outcome, Workspace
+from ..patching import apply_patch
+from ..payloads import create_payload
+from ..redaction import redact
+from ..tavus import TavusClient, TavusError
+from .audit import audit_record
+from .workspaces import tavus_client_for
+
+
+def _name(doc: JSONObject | None) -> str:
+    name = (doc or {}).get("persona_name")
+    return name if isinstance(name, str) else ""
+
+
+def last_known_version(*, workspace: Workspace, persona_id: str) -> AuditEvent | None:
+    """The newest audit record holding a snapshot of this persona."""
+    return (
+        AuditEvent.objects.filter(
+            workspace=workspace, persona_id=persona_id, outcome=Outcome.OK, after__isnull=False
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def persona_observe(
+    *, workspace: Workspace, persona: JSONObject, request_id: str = ""
+) -> AuditEvent | None:
+    """Record a version when a fetched persona differs from the last one the dashboard knows.
+
+    Returns the new record ("changed outside" or "first seen"), or None when nothing changed.
+    """
+    persona_id = str(persona.get("persona_id", ""))
+    if not persona_id:
+        return None
+    seen = redact(persona)
+    last = last_known_version(workspace=workspace, persona_id=persona_id)
+    if last is not None and last.after == seen:
+        return None
+    return audit_record(
+        workspace=workspace,
+        actor=None,
+        action="persona.first_seen" if last is None else "persona.changed_outside",
+        request_id=request_id,
+        persona_id=persona_id,
+        persona_name=_name(persona),
+        before=last.after if last is not None else None,
+        after=persona,
+    )
+
+
+@dataclass
+class Fetched:
+    persona: JSONObject
+    outside_change: AuditEvent | None
+
+
+def persona_fetch(
+    *,
+    workspace: Workspace,
+    persona_id: str,
+    request_id: str = "",
+    client: TavusClient | None = None,
+) -> Fetched:
+    """GET one persona (one upstream request) and note any change made outside the dashboard."""
+    client = client or tavus_client_for(workspace)
+    persona = client.get_persona(persona_id)
+    event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
+    outside = event if event is not None and event.action == "persona.changed_outside" else None
+    return Fetched(persona=persona, outside_change=outside)
+
+
+def persona_create(
+    *,
+    workspace: Workspace,
+    document: JSONObject,
+    actor: AbstractBaseUser,
+    request_id: str = "",
+    action: str = "persona.created",
+    change_request_id: int | None = None,
+) -> str:
+    """POST a new persona; returns its id. Audited whether it succeeds or fails."""
+    payload = create_payload(document)
+    client = tavus_client_for(workspace)
+    try:
+        created = client.create_persona(payload)
+    except TavusError as exc:
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=action,
+            request_id=request_id,
+            persona_name=_name(payload),
+            payload=payload,
+            error=exc,
+            change_request_id=change_request_id,
+        )
+        raise
+    persona_id = str(created.get("persona_id", ""))
+    after: JSONObject = {**payload, **created}
+    try:
+        after = client.get_persona(persona_id)
+    except TavusError:
+        pass  # the create succeeded; the snapshot falls back to what was sent
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        request_id=request_id,
+        persona_id=persona_id,
+        persona_name=_name(after),
+        payload=payload,
+        after=after,
+        http_status=200,
+        change_request_id=change_request_id,
+    )
+    return persona_id
+
+
+@dataclass
+class PatchOutcome:
+    changed: bool
+    persona: JSONObject
+
+
+def persona_apply_patch(
+    *,
+    workspace: Workspace,
+    persona_id: str,
+    ops: list[Op],
+    before: JSONObject,
+    actor: AbstractBaseUser,
+    request_id: str = "",
+    action: str = "persona.patched",
+    note: str = "",
+    change_request_id: int | None = None,
+    client: TavusClient | None = None,
+) -> PatchOutcome:
+    """PATCH a persona with ops computed against `before`, re-read it and audit the change.
+
+    An empty op list sends nothing. 304 from Tavus counts as "saved, nothing changed".
+    """
+    if not ops:
+        return PatchOutcome(changed=False, persona=before)
+    client = client or tavus_client_for(workspace)
+    try:
+        changed = client.patch_persona(persona_id, ops)
+    except TavusError as exc:
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action=action,
+            request_id=request_id,
+            persona_id=persona_id,
+            persona_name=_name(before),
+            payload=ops,
+            before=before,
+            error=exc,
+            note=note,
+            change_request_id=change_request_id,
+        )
+        raise
+    try:
+        after = client.get_persona(persona_id)
+    except TavusError:
+        after = apply_patch(copy.deepcopy(before), ops)
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        request_id=request_id,
+        persona_id=persona_id,
+        persona_name=_name(after),
+        payload=ops,
+        before=before,
+        after=after,
+        http_status=200 if changed else 304,
+        note=note,
+        change_request_id=change_request_id,
+    )
+    return PatchOutcome(changed=changed, persona=after)
+
+
+def persona_delete(
+    *,
+    workspace: Workspace,
+    persona_id: str,
+    before: JSONObject,
+    actor: AbstractBaseUser,
+    request_id: str = "",
+    change_request_id: int | None = None,
+) -> None:
+    client = tavus_client_for(workspace)
+    try:
+        client.delete_persona(persona_id)
+    except TavusError as exc:
+        audit_record(
+            workspace=workspace,
+            actor=actor,
+            action="persona.deleted",
+            request_id=request_id,
+            persona_id=persona_id,
+            persona_name=_name(before),
+            before=before,
+            error=exc,
+            change_request_id=change_request_id,
+        )
+        raise
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="persona.deleted",
+        request_id=request_id,
+        persona_id=persona_id,
+        persona_name=_name(before),
+        before=before,
+        http_status=204,
+        change_request_id=change_request_id,
+    )
+
+
+def _picker_cache_key(workspace: Workspace, what: str) -> str:
+    return f"picker:{workspace.pk}:{what}"
+
+
+def replicas_for_picker(*, workspace: Workspace) -> list[JSONObject]:
+    """Completed replicas (stock and the account's own), cached per workspace for a short time."""
+    key = _picker_cache_key(workspace, "replicas")
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    data = tavus_client_for(workspace).list_replicas(limit=100, verbose=True).get("data", [])
+    replicas = [r for r in data if isinstance(r, dict) and r.get("status") == "completed"]
+    cache.set(key, replicas, settings.TAVUS_PICKER_CACHE_SECONDS)
+    return replicas
+
+
+def documents_for_picker(*, workspace: Workspace) -> list[JSONObject]:
+    """The workspace's documents (ids, names, tags), cached per workspace for a short time."""
+    key = _picker_cache_key(workspace, "documents")
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    data = tavus_client_for(workspace).list_documents(limit=100).get("data", [])
+    documents = [d for d in data if isinstance(d, dict)]
+    cache.set(key, documents, settings.TAVUS_PICKER_CACHE_SECONDS)
+    return documents

@@ -1,0 +1,436 @@
+"""Workspaces, members and Tavus API keys: the writes, each audited, and the Tavus client factory.
+
+Only this module decrypts a workspace's API key, and only to hand it to a TavusClient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from ..crypto import DecryptionError, reseal, seal, unseal
+from ..logging import remember_secret
+from ..models import ApiKey, ChangeRequest, Membership, Role, Workspace
+from ..tavus import TavusAuthError, TavusClient, TavusError, TavusRateLimited, TavusUnavailable
+from .audit import audit_record
+
+
+class WorkspaceError(Exception):
+    """A workspace operation that cannot be done, with a message for the user."""
+
+
+class NoActiveKey(WorkspaceError):
+    """The workspace has no active Tavus API key."""
+
+
+def tavus_client_for(workspace: Workspace) -> TavusClient:
+    """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
+    key = workspace.api_keys.filter(is_active=True).only("secret_sealed").first()
+    if key is None or not key.secret_sealed:
+        raise NoActiveKey(
+            f"The workspace “{workspace.name}” has no active Tavus API key. "
+            "An admin can add one on the API keys page."
+        )
+    secret = unseal(key.secret_sealed)
+    remember_secret(secret)
+    return TavusClient(
+        secret,
+        workspace.base_url,
+        timeout=(settings.TAVUS_TIMEOUT_CONNECT, settings.TAVUS_TIMEOUT_READ),
+    )
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:40] or "workspace"
+    slug, n = base, 2
+    while Workspace.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def workspace_create(
+    *,
+    name: str,
+    slug: str | None = None,
+    base_url: str = "",
+    created_by: AbstractBaseUser | None = None,
+    api_key: str | None = None,
+    key_label: str = "default",
+) -> Workspace:
+    """Create a workspace; its creator becomes its admin; an optional first key becomes active."""
+    if not name.strip():
+        raise WorkspaceError("A workspace needs a name.")
+    if slug and Workspace.objects.filter(slug=slug).exists():
+        raise WorkspaceError(f"A workspace with the short name “{slug}” already exists.")
+    with transaction.atomic():
+        workspace = Workspace.objects.create(
+            name=name.strip(),
+            slug=slug or _unique_slug(name),
+            tavus_base_url=base_url,
+            created_by=created_by,
+        )
+        if created_by is not None:
+            Membership.objects.create(workspace=workspace, user=created_by, role=Role.ADMIN)
+        if api_key:
+            api_key_add(workspace=workspace, label=key_label, secret=api_key, actor=created_by)
+    return workspace
+
+
+def member_add(
+    *,
+    workspace: Workspace,
+    username_or_email: str,
+    role: str,
+    actor: AbstractBaseUser | None,
+    request_id: str = "",
+) -> Membership:
+    User = get_user_model()
+    ident = username_or_email.strip()
+    user = (
+        User.objects.filter(username=ident).first()
+        or User.objects.filter(email__iexact=ident).first()
+    )
+    if user is None:
+        raise WorkspaceError(f"No user is called “{ident}”. They need an account first.")
+    if role not in Role.values:
+        raise WorkspaceError(f"“{role}” is not a role. Choose one of: {', '.join(Role.values)}.")
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            workspace=workspace, user=user, defaults={"role": role}
+        )
+        if not created:
+            raise WorkspaceError(f"{user.get_username()} is already a member ({membership.role}).")
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="member.added",
+            target=user.get_username(),
+            note=f"role {role}",
+        )
+    return membership
+
+
+def _ensure_admin_remains(workspace: Workspace, membership: Membership) -> None:
+    others = workspace.memberships.filter(role=Role.ADMIN).exclude(pk=membership.pk)
+    if membership.role == Role.ADMIN and not others.exists():
+        raise WorkspaceError("A workspace must keep at least one admin.")
+
+
+def member_change_role(
+    *,
+    workspace: Workspace,
+    membership: Membership,
+    role: str,
+    actor: AbstractBaseUser | None,
+    request_id: str = "",
+) -> Membership:
+    if role not in Role.values:
+        raise WorkspaceError(f"“{role}” is not a role.")
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        if role != Role.ADMIN:
+            _ensure_admin_remains(workspace, membership)
+        old = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="member.role_changed",
+            target=membership.user.get_username(),
+            note=f"{old} → {role}",
+        )
+    return membership
+
+
+def member_remove(
+    *,
+    workspace: Workspace,
+    membership: Membership,
+    actor: AbstractBaseUser | None,
+    request_id: str = "",
+) -> None:
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        _ensure_admin_remains(workspace, membership)
+        username = membership.user.get_username()
+        membership.delete()
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="member.removed",
+            target=username,
+        )
+
+
+def _check_secret(secret: str) -> str:
+    secret = secret.strip()
+    if len(secret) < 8:
+        raise WorkspaceError("That does not look like a Tavus API key (it is too short).")
+    return secret
+
+
+def api_key_add(
+    *,
+    workspace: Workspace,
+    label: str,
+    secret: str,
+    actor: AbstractBaseUser | None,
+    activate: bool | None = None,
+    request_id: str = "",
+) -> ApiKey:
+    """Store a new named key, encrypted. It becomes active if asked or if no key is active yet."""
+    secret = _check_secret(secret)
+    label = label.strip() or "default"
+    remember_secret(secret)
+    with transaction.atomic():
+        if workspace.api_keys.filter(label=label).exists():
+            raise WorkspaceError(f"A key named “{label}” already exists. Rotate it instead.")
+        has_active = workspace.api_keys.filter(is_active=True).exists()
+        make_active = activate if activate is not None else not has_active
+        if make_active:
+            workspace.api_keys.filter(is_active=True).update(is_active=False)
+        key = ApiKey.objects.create(
+            workspace=workspace,
+            label=label,
+            secret_sealed=seal(secret),
+            last4=secret[-4:],
+            is_active=make_active,
+            created_by=actor,
+            created_by_name=actor.get_username() if actor is not None else "system",
+        )
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="key.added",
+            target=str(key),
+            note="active" if make_active else "",
+        )
+    return key
+
+
+def api_key_rotate(
+    *,
+    workspace: Workspace,
+    key: ApiKey,
+    secret: str,
+    actor: AbstractBaseUser | None,
+    request_id: str = "",
+) -> ApiKey:
+    """Replace the secret of a named key (keeps its name and active state)."""
+    secret = _check_secret(secret)
+    remember_secret(secret)
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk, workspace=workspace)
+        key.secret_sealed = seal(secret)
+        key.last4 = secret[-4:]
+        key.rotated_at = timezone.now()
+        key.revoked_at = None
+        key.save(update_fields=["secret_sealed", "last4", "rotated_at", "revoked_at"])
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="key.rotated",
+            target=str(key),
+        )
+    return key
+
+
+def api_key_activate(
+    *, workspace: Workspace, key: ApiKey, actor: AbstractBaseUser | None, request_id: str = ""
+) -> ApiKey:
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk, workspace=workspace)
+        if key.is_revoked:
+            raise WorkspaceError(
+                "A revoked key cannot be activated. Rotate it to give it a new secret."
+            )
+        workspace.api_keys.filter(is_active=True).exclude(pk=key.pk).update(is_active=False)
+        key.is_active = True
+        key.save(update_fields=["is_active"])
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="key.activated",
+            target=str(key),
+        )
+    return key
+
+
+def api_key_revoke(
+    *, workspace: Workspace, key: ApiKey, actor: AbstractBaseUser | None, request_id: str = ""
+) -> ApiKey:
+    """Delete a key's secret; the name and its history stay."""
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().get(pk=key.pk, workspace=workspace)
+        key.secret_sealed = ""
+        key.is_active = False
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["secret_sealed", "is_active", "revoked_at"])
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="key.revoked",
+            target=str(key),
+        )
+    return key
+
+
+def api_key_rotate_encryption() -> int:
+    """Re-encrypt every stored secret with the first FIELD_ENCRYPTION_KEYS key; returns the count.
+
+    Covers the workspaces' API keys and the persona secrets held by change requests.
+    """
+    count = 0
+    with transaction.atomic():
+        for key in ApiKey.objects.select_for_update().exclude(secret_sealed=""):
+            key.secret_sealed = reseal(key.secret_sealed)
+            key.save(update_fields=["secret_sealed"])
+            count += 1
+        for change in ChangeRequest.objects.select_for_update().exclude(secrets_sealed=""):
+            change.secrets_sealed = reseal(change.secrets_sealed)
+            change.save(update_fields=["secrets_sealed"])
+            count += 1
+    return count
+
+
+ConnectionOutcome = Literal["ok", "rejected", "unreachable", "rate_limited", "revoked", "error"]
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    """What "Test connection" found, in plain words."""
+
+    ok: bool
+    message: str
+    outcome: ConnectionOutcome = "ok"
+
+
+def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
+    """Ask Tavus for one persona with THIS key (maybe not the active one); say how it went."""
+    if key.workspace_id != workspace.pk:
+        raise WorkspaceError("This key belongs to another workspace.")
+    if key.is_revoked:
+        return ConnectionResult(
+            False, "This key was revoked, so there is nothing to test. Rotate it first.", "revoked"
+        )
+    try:
+        secret = unseal(key.secret_sealed)
+    except DecryptionError:
+        return ConnectionResult(
+            False,
+            "The stored key could not be decrypted on this server. Rotate it to store it again.",
+            "error",
+        )
+    remember_secret(secret)
+    # One retry at most: the person is waiting for an answer on the page.
+    client = TavusClient(
+        secret,
+        workspace.base_url,
+        timeout=(settings.TAVUS_TIMEOUT_CONNECT, settings.TAVUS_TIMEOUT_READ),
+        max_retries=1,
+    )
+    try:
+        client.list_personas(limit=1)
+    except TavusAuthError:
+        return ConnectionResult(
+            False,
+            "Key rejected: Tavus did not accept this key. Check that it was copied completely "
+            "and that it still exists in the Tavus portal.",
+            "rejected",
+        )
+    except TavusRateLimited as exc:
+        return ConnectionResult(False, f"Rate limited: {exc.user_message}", "rate_limited")
+    except TavusUnavailable as exc:
+        return ConnectionResult(
+            False,
+            f"Tavus unreachable (tried {workspace.base_url}). {exc.user_message}",
+            "unreachable",
+        )
+    except TavusError as exc:
+        return ConnectionResult(False, exc.user_message, "error")
+    finally:
+        client.close()
+    return ConnectionResult(True, f"Works: Tavus accepted the key “{key.label}”.", "ok")
+
+
+_SETTING_LABELS = {
+    "name": "name",
+    "tavus_base_url": "Tavus address",
+    "requires_approval": "changes need approval",
+    "approvals_required": "approvals needed",
+    "conversation_max_minutes": "test conversation limit (minutes)",
+}
+
+
+def _shown(field: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if field == "tavus_base_url" and not value:
+        return f"default ({settings.TAVUS_API_BASE_URL})"
+    return f"“{value}”" if isinstance(value, str) else str(value)
+
+
+def workspace_update_settings(
+    *,
+    workspace: Workspace,
+    actor: AbstractBaseUser | None,
+    name: str,
+    tavus_base_url: str,
+    requires_approval: bool,
+    approvals_required: int,
+    conversation_max_minutes: int,
+    request_id: str = "",
+) -> list[str]:
+    """Save the workspace settings; returns what changed (empty: nothing), audited as one event."""
+    name = name.strip()
+    if not name:
+        raise WorkspaceError("A workspace needs a name.")
+    if approvals_required < 1:
+        raise WorkspaceError("At least one approval is needed.")
+    if conversation_max_minutes < 1:
+        raise WorkspaceError("Test conversations need at least one minute.")
+    wanted: dict[str, object] = {
+        "name": name,
+        "tavus_base_url": tavus_base_url.strip().rstrip("/"),
+        "requires_approval": requires_approval,
+        "approvals_required": approvals_required,
+        "conversation_max_minutes": conversation_max_minutes,
+    }
+    with transaction.atomic():
+        current = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        changed = [field for field, value in wanted.items() if getattr(current, field) != value]
+        if not changed:
+            return []
+        changes = [
+            f"{_SETTING_LABELS[field]}: {_shown(field, getattr(current, field))} → "
+            f"{_shown(field, wanted[field])}"
+            for field in changed
+        ]
+        for field in changed:
+            setattr(current, field, wanted[field])
+            setattr(workspace, field, wanted[field])
+        current.save(update_fields=changed)
+        audit_record(
+            workspace=workspace,
+            request_id=request_id,
+            actor=actor,
+            action="workspace.settings_changed",
+            target=workspace.name,
+            note="; ".join(changes),
+        )
+    return changes

@@ -1,0 +1,29 @@
+"""Talking to Tavus: the HTTP client and its errors. Imports nothing from Django.
+
+The emulator lives in personas_app.tavus.emulator and is imported explicitly where needed,
+so production code never loads it.
+"""
+
+from __future__ import annotations
+
+from .client import TavusClient
+from .errors import (
+    TavusAuthError,
+    TavusBadRequest,
+    TavusConcurrencyLimit,
+    TavusError,
+    TavusNotFound,
+    TavusRateLimited,
+    TavusUnavailable,
+)
+
+__all__ = [
+    "TavusAuthError",
+    "TavusBadRequest",
+    "TavusClient",
+    "TavusConcurrencyLimit",
+    "TavusError",
+    "TavusNotFound",
+    "TavusRateLimited",
+    "TavusUnavailable",
+]
