@@ -1,0 +1,56 @@
+"""JSON type aliases and RFC 6901 pointer helpers shared by the persona-document modules.
+
+Pure module: imports only the standard library (no Django, no jsonschema, no I/O).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeAlias
+
+# Recursive alias: mypy understands the quoted self-reference.
+JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
+JSONObject: TypeAlias = "dict[str, JSON]"
+# One RFC 6902 operation, e.g. {"op": "replace", "path": "/system_prompt", "value": "..."}.
+Op: TypeAlias = "dict[str, JSON]"
+# A JSON pointer split into unescaped segments: "/layers/llm/model" -> ("layers", "llm", "model").
+Pointer: TypeAlias = "tuple[str, ...]"
+
+__all__ = ["JSON", "JSONObject", "Op", "Pointer", "from_pointer", "lookup", "to_pointer"]
+
+
+def to_pointer(segments: Iterable[str | int]) -> str:
+    """Join segments into a JSON pointer, escaping "~" and "/" as RFC 6901 section 3 requires."""
+    # "~" first, or the "~" produced by escaping "/" would be escaped again.
+    return "".join("/" + str(s).replace("~", "~0").replace("/", "~1") for s in segments)
+
+
+def from_pointer(pointer: str) -> Pointer:
+    """Split a JSON pointer into unescaped segments ("" is the whole document)."""
+    if pointer == "":
+        return ()
+    if not pointer.startswith("/"):
+        raise ValueError(f"A JSON pointer starts with '/': {pointer!r}")
+    # "~1" first, so that "~01" decodes to "~1" and not "/" (RFC 6901 section 4).
+    return tuple(s.replace("~1", "/").replace("~0", "~") for s in pointer[1:].split("/"))
+
+
+def lookup(doc: JSON, segments: Iterable[str | int]) -> tuple[bool, JSON]:
+    """(found, value) at `segments`; list indices may be ints or digit strings."""
+    node = doc
+    for segment in segments:
+        if isinstance(node, dict):
+            key = str(segment)
+            if key not in node:
+                return False, None
+            node = node[key]
+        elif isinstance(node, list):
+            text = str(segment)
+            # RFC 6901: an array index is "0" or digits without a leading zero.
+            is_index = text.isascii() and text.isdigit() and (text == "0" or text[0] != "0")
+            if not is_index or int(text) >= len(node):
+                return False, None
+            node = node[int(text)]
+        else:
+            return False, None
+    return True, node

@@ -1,0 +1,42 @@
+"""Build the body of POST /v2/personas from an edited persona document.
+
+Pure module: imports only the standard library and this package's pure modules; never Django,
+never requests. Never mutates its input.
+"""
+
+from __future__ import annotations
+
+from .jsontypes import JSON, JSONObject
+
+__all__ = ["READ_ONLY_FIELDS", "create_payload"]
+
+# Set by Tavus, never sent (api-notes 2.1); persona_type is a list filter, not a create field.
+READ_ONLY_FIELDS = frozenset({"persona_id", "created_at", "updated_at", "persona_type"})
+
+
+def _is_empty(value: JSON) -> bool:
+    # False and 0 are real choices (e.g. tts_emotion_control: false), so they are kept.
+    return value is None or (isinstance(value, str | list | dict) and len(value) == 0)
+
+
+def _pruned(value: JSON) -> JSON:
+    # Returns fresh containers, so the payload shares nothing mutable with the input.
+    if isinstance(value, dict):
+        kept = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if not _is_empty(v)}
+    if isinstance(value, list):
+        items = [_pruned(v) for v in value]
+        return [v for v in items if not _is_empty(v)]
+    return value
+
+
+def create_payload(doc: JSONObject) -> JSONObject:
+    """What POST sends: a copy without read-only fields and without empty values.
+
+    Empty values (None, "", [], {}) are left out at every depth so that Tavus applies its own
+    defaults; a layer that ends up empty disappears with them.
+    """
+    body = {k: v for k, v in doc.items() if k not in READ_ONLY_FIELDS}
+    pruned = _pruned(body)
+    assert isinstance(pruned, dict)
+    return pruned

@@ -1,0 +1,98 @@
+"""create_payload: what POST /v2/personas sends."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+
+from personas_app.jsontypes import JSON, JSONObject
+from personas_app.payloads import READ_ONLY_FIELDS, create_payload
+from tests import strategies as s
+
+SEEDS = Path(__file__).parent / "data" / "seeds"
+
+
+def seed(name: str) -> JSONObject:
+    loaded: JSONObject = json.loads((SEEDS / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def test_seed_create_body_goes_out_unchanged() -> None:
+    assert create_payload(seed("create_interviewer.json")) == seed("create_interviewer.json")
+
+
+def test_read_only_fields_are_dropped() -> None:
+    [item] = seed("list_response.json")["data"]  # type: ignore[misc]
+    item["persona_type"] = "user"
+    payload = create_payload(item)
+    assert not READ_ONLY_FIELDS & payload.keys()
+    assert payload["persona_name"] == "Life Coach"
+
+
+def test_empty_values_are_left_out_at_every_depth() -> None:
+    doc: JSONObject = {
+        "system_prompt": "Hi",
+        "context": "",
+        "document_ids": [],
+        "objectives_id": None,
+        "layers": {
+            "llm": {"model": "", "tools": [], "headers": {}},
+            "tts": {"tts_engine": "cartesia", "voice_settings": {"speed": None, "emotion": []}},
+            "perception": {"visual_awareness_queries": ["", "ID?"]},
+        },
+    }
+    assert create_payload(doc) == {
+        "system_prompt": "Hi",
+        "layers": {
+            "tts": {"tts_engine": "cartesia"},
+            "perception": {"visual_awareness_queries": ["ID?"]},
+        },
+    }
+
+
+def test_an_empty_layer_disappears() -> None:
+    doc: JSONObject = {"system_prompt": "Hi", "layers": {"stt": {"hotwords": ""}}}
+    assert create_payload(doc) == {"system_prompt": "Hi"}
+
+
+def test_false_and_zero_are_kept() -> None:
+    doc: JSONObject = {
+        "system_prompt": "Hi",
+        "layers": {
+            "tts": {"tts_emotion_control": False, "voice_settings": {"stability": 0, "style": 0.0}},
+            "llm": {"speculative_inference": False},
+        },
+    }
+    assert create_payload(doc) == doc
+
+
+def test_input_is_not_mutated_and_output_shares_nothing() -> None:
+    doc = seed("create_life_coach.json")
+    doc["persona_id"] = "p1"
+    doc["layers"]["stt"]["hotwords"] = ""
+    before = copy.deepcopy(doc)
+    payload = create_payload(doc)
+    assert doc == before
+    payload["layers"]["llm"]["tools"][0]["function"]["name"] = "changed"
+    assert doc == before
+
+
+def _has_empty(value: JSON) -> bool:
+    if isinstance(value, dict):
+        return any(v in (None, "", [], {}) or _has_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v in (None, "", [], {}) or _has_empty(v) for v in value)
+    return False
+
+
+@settings(max_examples=100, deadline=None)
+@given(s.documents)
+def test_payload_never_holds_empty_values_or_read_only_fields(doc: JSONObject) -> None:
+    before = copy.deepcopy(doc)
+    payload = create_payload(doc)
+    assert not _has_empty(payload)
+    assert not READ_ONLY_FIELDS & payload.keys()
+    assert json.dumps(doc, sort_keys=True) == json.dumps(before, sort_keys=True)
