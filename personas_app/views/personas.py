@@ -1,16 +1,54 @@
-"""Persona pages: list, detail, create, edit (with live previews), delete, export, pickers."""
+"""Persona pages: list, detail, create, edit (with live previews), delete, export, pickers.
+
+Reads go through services.personas (one upstream request per page); previews never call Tavus;
+writes go through services.personas (apply) or services.reviews (propose a change request).
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ..diffview import document_summary, group_changes
+from ..editor import (
+    EditorStateError,
+    drop_markers,
+    pack_state,
+    split_secrets,
+    strip_read_only,
+    unpack_state,
+)
+from ..forms.editor import PersonaEditor
+from ..forms.layers import LLM_MODELS
+from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
+from ..jsontypes import JSONObject
+from ..legacy import describe_migration, legacy_fields, migrate_legacy
+from ..patching import describe_changes, minimal_patch, rebase
+from ..payloads import create_payload
+from ..redaction import redact, redact_ops
+from ..services.personas import (
+    documents_for_picker,
+    persona_apply_patch,
+    persona_fetch,
+    replicas_for_picker,
+)
+from ..services.personas import (
+    persona_create as persona_create_service,
+)
+from ..services.personas import (
+    persona_delete as persona_delete_service,
+)
 from ..services.workspaces import NoActiveKey, tavus_client_for
 from ..tavus import TavusError
+from ..templates_library import TEMPLATES, template_doc
 
 PAGE_SIZE = 20
 _SEARCH_PAGE_LIMIT = 100
@@ -81,13 +119,521 @@ def _search(client: object, persona_type: str, query: str) -> tuple[list[dict], 
     return found, len(found)
 
 
-# Temporary: being written now.
-def _todo(request: AppRequest, **kwargs: object) -> HttpResponse:
-    from django.http import Http404
-
-    raise Http404
+def _persona_name(doc: JSONObject) -> str:
+    name = doc.get("persona_name")
+    return name if isinstance(name, str) and name else str(doc.get("persona_id", "(no name)"))
 
 
-persona_create = persona_create_preview = persona_detail = persona_edit = _todo
-persona_edit_preview = persona_migrate_legacy = persona_delete = persona_export = _todo
-picker_replicas = picker_documents = _todo
+def _fetch_or_message(request: AppRequest, persona_id: str) -> tuple[JSONObject | None, Any, str]:
+    """(persona, outside-change record, error message)."""
+    try:
+        fetched = persona_fetch(
+            workspace=request.workspace, persona_id=persona_id, request_id=request.request_id
+        )
+    except (TavusError, NoActiveKey) as exc:
+        return None, None, tavus_error_message(exc)
+    return fetched.persona, fetched.outside_change, ""
+
+
+@require_GET
+def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    persona, outside_change, error = _fetch_or_message(request, persona_id)
+    context: dict[str, Any] = {
+        "nav_section": "personas",
+        "persona_id": persona_id,
+        "tavus_error": error,
+    }
+    if persona is not None:
+        from ..checks import persona_warnings
+
+        shown = redact(persona)
+        context.update(
+            persona=persona,
+            persona_name=_persona_name(persona),
+            sections=document_summary(shown),
+            raw_json=json.dumps(shown, indent=2, ensure_ascii=False),
+            legacy=legacy_fields(persona),
+            warnings=persona_warnings(persona),
+            outside_change=outside_change,
+            is_system=persona.get("persona_type") == "system",
+        )
+    return render(request, "personas/detail.html", context, status=200)
+
+
+# -- the editor -------------------------------------------------------------------------------------
+def _editor_context(
+    request: AppRequest, editor: PersonaEditor, *, base_state: str, start_state: str = ""
+) -> dict[str, Any]:
+    return {
+        "nav_section": "personas",
+        "editor": editor,
+        "base_state": base_state,
+        "start_state": start_state,
+        "llm_models": LLM_MODELS,
+        "param_types": PARAM_TYPES,
+        "requires_approval": request.workspace.requires_approval,
+    }
+
+
+def _editor_from_post(request: AppRequest) -> tuple[JSONObject, PersonaEditor]:
+    """(base document, bound editor) from the hidden states and the posted fields."""
+    base = unpack_state(request.POST.get("base_state", ""))
+    start_token = request.POST.get("start_state", "")
+    start = unpack_state(start_token) if start_token else base
+    return base, PersonaEditor(start, request.POST)
+
+
+def _preview_context(base: JSONObject | None, editor: PersonaEditor) -> dict[str, Any]:
+    doc = editor.check()
+    context: dict[str, Any] = {"editor": editor, "doc_ok": doc is not None}
+    if doc is None:
+        return context
+    prompt = doc.get("system_prompt") if isinstance(doc.get("system_prompt"), str) else ""
+    context_text = doc.get("context") if isinstance(doc.get("context"), str) else ""
+    context.update(
+        prompt_chars=len(prompt),
+        prompt_tokens=len(prompt) // 4,
+        context_chars=len(context_text),
+        problems=editor.problems,
+        warnings=editor.warnings,
+    )
+    if base is None:
+        payload, dropped = drop_markers(create_payload(doc))
+        shown = json.dumps(redact(payload), indent=2, ensure_ascii=False)
+        context.update(payload_json=shown, dropped_secrets=dropped, payload_bytes=len(shown))
+    else:
+        ops = minimal_patch(base, doc)
+        context.update(
+            ops=redact_ops(ops),
+            ops_json=json.dumps(redact_ops(ops), indent=2, ensure_ascii=False),
+            changes=group_changes(describe_changes(base, doc)),
+        )
+    return context
+
+
+def _propose(
+    request: AppRequest,
+    *,
+    kind: str,
+    persona_id: str,
+    base: JSONObject | None,
+    proposed: JSONObject | None,
+    persona_name: str,
+) -> HttpResponse:
+    from ..services.reviews import change_request_create
+
+    base_red = redact(base) if base is not None else None
+    if proposed is not None:
+        proposed_red, secrets = split_secrets(proposed, base)
+    else:
+        proposed_red, secrets = None, {}
+    title = request.POST.get("cr_title", "").strip() or f"{kind.title()} {persona_name}"
+    change = change_request_create(
+        workspace=request.workspace,
+        actor=request.user,
+        kind=kind,
+        title=title[:200],
+        description=request.POST.get("cr_description", ""),
+        persona_id=persona_id,
+        persona_name=persona_name,
+        base=base_red,
+        proposed=proposed_red,
+        secrets=secrets,
+        submit=True,
+        request_id=request.request_id,
+    )
+    messages.success(request, "Your change was saved as a change request and sent for review.")
+    return redirect("personas:review_detail", slug=request.workspace.slug, cr_id=change.pk)
+
+
+def _start_document(request: AppRequest) -> tuple[JSONObject, str]:
+    """The document a new persona starts from: a template, a duplicate, or blank."""
+    template = request.GET.get("template", "")
+    if template in TEMPLATES:
+        return template_doc(template), f"Starting from the “{TEMPLATES[template].title}” template."
+    duplicate = request.GET.get("duplicate", "")
+    if duplicate:
+        persona, _, error = _fetch_or_message(request, duplicate)
+        if persona is not None:
+            doc, dropped = drop_markers(strip_read_only(redact(persona)))
+            doc["persona_name"] = f"Copy of {_persona_name(persona)}"
+            note = (
+                " Secret keys were not copied: enter them again if the copy needs them."
+                if dropped
+                else ""
+            )
+            return doc, f"Starting from a copy of “{_persona_name(persona)}”.{note}"
+        messages.error(request, error)
+    return template_doc("blank"), ""
+
+
+def _parse_import(request: AppRequest) -> tuple[JSONObject | None, str]:
+    upload = request.FILES.get("import_file")
+    text = (
+        upload.read().decode("utf-8", errors="replace")
+        if upload
+        else request.POST.get("import_json", "")
+    )
+    if not text.strip():
+        return None, "Paste a persona's JSON or choose a .json file."
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return None, f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+    if isinstance(value, dict) and isinstance(value.get("data"), list) and value["data"]:
+        value = value["data"][0]  # the shape Tavus's GET answers with
+    if not isinstance(value, dict):
+        return None, "The JSON must be one persona: an object in curly braces { … }."
+    doc, _ = drop_markers(strip_read_only(value))
+    return doc, ""
+
+
+@require_http_methods(["GET", "POST"])
+def persona_create(request: AppRequest, slug: str) -> HttpResponse:
+    context: dict[str, Any] = {"templates": TEMPLATES.values(), "import_json": ""}
+    if request.method == "GET" or "import" in request.POST:
+        if request.method == "POST":
+            doc, import_error = _parse_import(request)
+            context["import_json"] = request.POST.get("import_json", "")
+            if doc is None:
+                context["import_error"] = import_error
+                doc = template_doc("blank")
+            else:
+                context["start_note"] = "Imported. Check the settings below, then create."
+        else:
+            doc, context["start_note"] = _start_document(request)
+        editor = PersonaEditor(doc)
+        context.update(_editor_context(request, editor, base_state=pack_state(doc)))
+        context.update(_preview_context(None, PersonaEditor(doc, None)))
+        context["editor"] = editor
+        return render(request, "personas/create.html", context)
+    try:
+        _start, editor = _editor_from_post(request)
+    except EditorStateError as exc:
+        messages.error(request, str(exc))
+        return redirect("personas:persona_create", slug=slug)
+    context.update(_editor_context(request, editor, base_state=request.POST["base_state"]))
+    action = request.POST.get("editor_action", "")
+    if action:
+        editor.handle_action(action)
+        context.update(_preview_context(None, editor))
+        return render(request, "personas/create.html", context)
+    context.update(_preview_context(None, editor))
+    doc = editor.document
+    if doc is None or editor.has_errors:
+        messages.error(request, "Some settings need your attention: see the messages next to them.")
+        return render(request, "personas/create.html", context)
+    doc, _ = drop_markers(doc)
+    if request.workspace.requires_approval or request.POST.get("submit") == "propose":
+        return _propose(
+            request,
+            kind="create",
+            persona_id="",
+            base=None,
+            proposed=doc,
+            persona_name=_persona_name(doc),
+        )
+    try:
+        persona_id = persona_create_service(
+            workspace=request.workspace,
+            document=doc,
+            actor=request.user,
+            request_id=request.request_id,
+        )
+    except (TavusError, NoActiveKey) as exc:
+        context["tavus_error"] = tavus_error_message(exc)
+        return render(request, "personas/create.html", context)
+    messages.success(request, f"Created “{_persona_name(doc)}” on Tavus.")
+    return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
+
+
+@require_POST
+def persona_create_preview(request: AppRequest, slug: str) -> HttpResponse:
+    try:
+        _, editor = _editor_from_post(request)
+    except EditorStateError as exc:
+        return render(request, "personas/create.html#preview", {"state_error": str(exc)})
+    return render(request, "personas/create.html#preview", _preview_context(None, editor))
+
+
+def _conflict_words(conflicts: list[Any]) -> str:
+    return ", ".join(c.label for c in conflicts)
+
+
+@require_http_methods(["GET", "POST"])
+def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    if request.method == "GET":
+        persona, _, error = _fetch_or_message(request, persona_id)
+        if persona is None:
+            return render(
+                request,
+                "personas/edit.html",
+                {"nav_section": "personas", "tavus_error": error, "persona_id": persona_id},
+            )
+        editor = PersonaEditor(persona)
+        context = _editor_context(request, editor, base_state=pack_state(persona))
+        context.update(persona_id=persona_id, persona_name=_persona_name(persona))
+        return render(request, "personas/edit.html", context)
+    try:
+        base, editor = _editor_from_post(request)
+    except EditorStateError as exc:
+        messages.error(request, str(exc))
+        return redirect("personas:persona_edit", slug=slug, persona_id=persona_id)
+    context = _editor_context(request, editor, base_state=request.POST["base_state"])
+    context.update(persona_id=persona_id, persona_name=_persona_name(base))
+    action = request.POST.get("editor_action", "")
+    if action:
+        editor.handle_action(action)
+        context.update(_preview_context(base, editor))
+        return render(request, "personas/edit.html", context)
+    context.update(_preview_context(base, editor))
+    doc = editor.document
+    if doc is None or editor.has_errors:
+        messages.error(request, "Some settings need your attention: see the messages next to them.")
+        return render(request, "personas/edit.html", context)
+    if not context["ops"]:
+        messages.info(request, "Nothing changed, so nothing was sent to Tavus.")
+        return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
+    if request.workspace.requires_approval or request.POST.get("submit") == "propose":
+        return _propose(
+            request,
+            kind="edit",
+            persona_id=persona_id,
+            base=base,
+            proposed=doc,
+            persona_name=_persona_name(doc),
+        )
+    return _apply_edit(request, context, base=base, doc=doc, persona_id=persona_id)
+
+
+def _apply_edit(
+    request: AppRequest,
+    context: dict[str, Any],
+    *,
+    base: JSONObject,
+    doc: JSONObject,
+    persona_id: str,
+) -> HttpResponse:
+    """Re-read the live persona, rebase the edit onto it, and send the patch (or show a conflict)."""
+    slug = request.workspace.slug
+    try:
+        client = tavus_client_for(request.workspace)
+        live = client.get_persona(persona_id)
+        result = rebase(base, doc, live)
+        if result.conflicts:
+            merged = _take_mine(live, result, doc)
+            editor = PersonaEditor(merged)
+            context.update(_editor_context(request, editor, base_state=pack_state(live)))
+            context.update(_preview_context(live, PersonaEditor(merged, None)))
+            context["editor"] = editor
+            context["conflicts"] = result.conflicts
+            messages.warning(
+                request,
+                "Someone changed this persona while you were editing ("
+                + _conflict_words(result.conflicts)
+                + "). The editor now starts from their version with your values for those fields: "
+                "check the preview and apply again.",
+            )
+            return render(request, "personas/edit.html", context)
+        outcome = persona_apply_patch(
+            workspace=request.workspace,
+            persona_id=persona_id,
+            ops=result.ops,
+            before=live,
+            actor=request.user,
+            request_id=request.request_id,
+            client=client,
+        )
+    except (TavusError, NoActiveKey) as exc:
+        context["tavus_error"] = tavus_error_message(exc)
+        return render(request, "personas/edit.html", context)
+    count = len(result.ops)
+    if outcome.changed:
+        messages.success(
+            request, f"Saved: {count} change{'s' if count != 1 else ''} sent to Tavus."
+        )
+    else:
+        messages.info(request, "Tavus already had these settings; nothing changed.")
+    return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
+
+
+def _take_mine(live: JSONObject, result: Any, doc: JSONObject) -> JSONObject:
+    """Live persona with every field the user edited set to the user's value."""
+    from ..editor import get_pointer
+    from ..patching import apply_patch
+
+    merged = dict(live)
+    ops = []
+    for conflict in result.conflicts:
+        value = get_pointer(doc, conflict.pointer)
+        exists = get_pointer(live, conflict.pointer) is not None
+        if value is None:
+            if exists:
+                ops.append({"op": "remove", "path": conflict.pointer})
+        else:
+            ops.append(
+                {"op": "replace" if exists else "add", "path": conflict.pointer, "value": value}
+            )
+    if result.result is not None:
+        merged = result.result
+    try:
+        return apply_patch(merged, ops)
+    except Exception:
+        return doc
+
+
+@require_POST
+def persona_edit_preview(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    try:
+        base, editor = _editor_from_post(request)
+    except EditorStateError as exc:
+        return render(request, "personas/edit.html#preview", {"state_error": str(exc)})
+    return render(request, "personas/edit.html#preview", _preview_context(base, editor))
+
+
+@require_http_methods(["GET", "POST"])
+def persona_migrate_legacy(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    persona, _, error = _fetch_or_message(request, persona_id)
+    context: dict[str, Any] = {
+        "nav_section": "personas",
+        "persona_id": persona_id,
+        "tavus_error": error,
+    }
+    if persona is None:
+        return render(request, "personas/migrate_legacy.html", context)
+    migrated = migrate_legacy(persona)
+    ops = minimal_patch(persona, migrated)
+    context.update(
+        persona_name=_persona_name(persona),
+        lines=describe_migration(persona),
+        ops_json=json.dumps(redact_ops(ops), indent=2, ensure_ascii=False),
+        changes=group_changes(describe_changes(persona, migrated)),
+        has_ops=bool(ops),
+        requires_approval=request.workspace.requires_approval,
+    )
+    if request.method == "GET" or not ops:
+        return render(request, "personas/migrate_legacy.html", context)
+    if request.workspace.requires_approval or request.POST.get("submit") == "propose":
+        return _propose(
+            request,
+            kind="edit",
+            persona_id=persona_id,
+            base=persona,
+            proposed=migrated,
+            persona_name=_persona_name(persona),
+        )
+    try:
+        persona_apply_patch(
+            workspace=request.workspace,
+            persona_id=persona_id,
+            ops=ops,
+            before=persona,
+            actor=request.user,
+            request_id=request.request_id,
+            note="Migrated legacy fields",
+        )
+    except (TavusError, NoActiveKey) as exc:
+        context["tavus_error"] = tavus_error_message(exc)
+        return render(request, "personas/migrate_legacy.html", context)
+    messages.success(request, "Legacy fields migrated to their current names.")
+    return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
+
+
+@require_http_methods(["GET", "POST"])
+def persona_delete(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    persona, _, error = _fetch_or_message(request, persona_id)
+    context: dict[str, Any] = {
+        "nav_section": "personas",
+        "persona_id": persona_id,
+        "tavus_error": error,
+    }
+    if persona is None:
+        return render(request, "personas/delete.html", context)
+    name = _persona_name(persona)
+    context.update(persona_name=name, requires_approval=request.workspace.requires_approval)
+    if request.method == "GET":
+        return render(request, "personas/delete.html", context)
+    typed = request.POST.get("confirm_name", "")
+    context["typed"] = typed
+    if typed.strip() != name:
+        context["confirm_error"] = f"Type the persona's name exactly (“{name}”) to delete it."
+        return render(request, "personas/delete.html", context)
+    if request.workspace.requires_approval:
+        return _propose(
+            request,
+            kind="delete",
+            persona_id=persona_id,
+            base=persona,
+            proposed=None,
+            persona_name=name,
+        )
+    try:
+        persona_delete_service(
+            workspace=request.workspace,
+            persona_id=persona_id,
+            before=persona,
+            actor=request.user,
+            request_id=request.request_id,
+        )
+    except (TavusError, NoActiveKey) as exc:
+        context["tavus_error"] = tavus_error_message(exc)
+        return render(request, "personas/delete.html", context)
+    messages.success(request, f"Deleted “{name}” from Tavus. Its history stays in the audit log.")
+    return redirect("personas:persona_list", slug=slug)
+
+
+@require_GET
+def persona_export(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    persona, _, error = _fetch_or_message(request, persona_id)
+    if persona is None:
+        messages.error(request, error)
+        return HttpResponseRedirect(reverse("personas:persona_detail", args=[slug, persona_id]))
+    body = json.dumps(redact(persona), indent=2, ensure_ascii=False) + "\n"
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="persona-{persona_id}.json"'
+    return response
+
+
+@require_GET
+def picker_replicas(request: AppRequest, slug: str) -> HttpResponse:
+    context: dict[str, Any] = {
+        "current": request.GET.get("current", ""),
+        "field_name": request.GET.get("name", "identity-default_replica_id"),
+    }
+    try:
+        replicas = replicas_for_picker(workspace=request.workspace)
+    except (TavusError, NoActiveKey) as exc:
+        context["picker_error"] = tavus_error_message(exc)
+        replicas = []
+    context["stock"] = [r for r in replicas if r.get("replica_type") == "system"]
+    context["own"] = [r for r in replicas if r.get("replica_type") != "system"]
+    context["current_known"] = any(r.get("replica_id") == context["current"] for r in replicas)
+    return render(request, "personas/_replica_picker.html", context)
+
+
+@require_GET
+def picker_documents(request: AppRequest, slug: str) -> HttpResponse:
+    def values(name: str) -> list[str]:
+        return [v.strip() for v in request.GET.get(name, "").split(",") if v.strip()]
+
+    current_ids, current_tags = values("ids"), values("tags")
+    context: dict[str, Any] = {
+        "ids_name": "identity-document_ids",
+        "tags_name": "identity-document_tags",
+    }
+    try:
+        documents = documents_for_picker(workspace=request.workspace)
+    except (TavusError, NoActiveKey) as exc:
+        context["picker_error"] = tavus_error_message(exc)
+        documents = []
+    known_ids = [str(d.get("document_id", "")) for d in documents]
+    tags = sorted({str(t) for d in documents for t in (d.get("tags") or [])})
+    context.update(
+        documents=[(d, str(d.get("document_id")) in current_ids) for d in documents],
+        unknown_ids=[i for i in current_ids if i not in known_ids],
+        tags=[(t, t in current_tags) for t in tags],
+        unknown_tags=[t for t in current_tags if t not in tags],
+        current_ids=", ".join(current_ids),
+        current_tags=", ".join(current_tags),
+    )
+    return render(request, "personas/_document_picker.html", context)

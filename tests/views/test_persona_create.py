@@ -1,0 +1,277 @@
+"""Creating personas: blank, template, duplicate, imported JSON; the live preview; the POST."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from personas_app.redaction import redact
+from personas_app.tavus.emulator import EmulatorState
+from tests.builders import persona_doc, seed
+from tests.formdata import form_data, with_values
+
+READ_ONLY = {"persona_id", "created_at", "updated_at", "persona_type"}
+
+
+def _posts(tavus: EmulatorState) -> list[Any]:
+    return [r.body for r in tavus.requests if r.method == "POST" and r.path == "/v2/personas"]
+
+
+def test_template_prefills_the_forms(bob_client: Any, workspace: Any, tavus: EmulatorState) -> None:
+    body = bob_client.get("/w/acme/personas/new/?template=interviewer").content.decode()
+
+    assert "Interviewer" in body and "sparrow-1" in body
+    assert tavus.requests == []
+
+
+def test_create_preview_shows_the_exact_payload_without_calling_tavus(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/?template=interviewer").content.decode())
+
+    body = bob_client.post(
+        "/w/acme/personas/new/preview/", with_values(data, {"identity-persona_name": "Hiring Bot"})
+    ).content.decode()
+
+    assert "&quot;persona_name&quot;: &quot;Hiring Bot&quot;" in body
+    assert tavus.requests == []
+
+
+def test_create_preview_lists_errors_and_warnings(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/").content.decode())
+
+    body = bob_client.post(
+        "/w/acme/personas/new/preview/",
+        with_values(
+            data,
+            {
+                "identity-system_prompt": "",
+                "perception-perception_model": "raven-0",
+                "perception-audio_awareness_queries": "Does the user sound upset?",
+            },
+        ),
+    ).content.decode()
+
+    assert "Must be fixed before saving" in body
+    assert "Persona check" in body and "raven-1" in body
+
+
+def test_create_posts_and_opens_the_new_persona(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/?template=interviewer").content.decode())
+
+    response = bob_client.post(
+        "/w/acme/personas/new/", with_values(data, {"submit": "create"}), follow=True
+    )
+
+    (payload,) = _posts(tavus)
+    assert payload == seed("create_interviewer")
+    assert response.redirect_chain[-1][0].startswith("/w/acme/personas/p")
+    assert "Created “Interviewer” on Tavus." in response.content.decode()
+
+
+def test_create_leaves_out_empty_values(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/").content.decode())
+
+    bob_client.post(
+        "/w/acme/personas/new/",
+        with_values(
+            data,
+            {
+                "identity-persona_name": "Tiny",
+                "identity-system_prompt": "Be brief.",
+                "submit": "create",
+            },
+        ),
+    )
+
+    (payload,) = _posts(tavus)
+    assert payload == {
+        "persona_name": "Tiny",
+        "system_prompt": "Be brief.",
+        "pipeline_mode": "full",
+    }
+
+
+def test_create_failure_keeps_what_was_typed(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/").content.decode())
+    tavus.fail_next(1, 503)
+
+    response = bob_client.post(
+        "/w/acme/personas/new/",
+        with_values(
+            data,
+            {
+                "identity-persona_name": "Keep me",
+                "identity-system_prompt": "My long prompt",
+                "submit": "create",
+            },
+        ),
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Keep me" in body and "My long prompt" in body and "Nothing you typed was lost" in body
+
+
+def test_bad_replica_is_explained_with_tavus_words(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/?template=interviewer").content.decode())
+
+    body = bob_client.post(
+        "/w/acme/personas/new/",
+        with_values(data, {"identity-default_replica_id": "r-does-not-exist", "submit": "create"}),
+    ).content.decode()
+
+    assert "Invalid replica_uuid" in body
+
+
+@pytest.mark.parametrize(
+    "name", ["create_life_coach", "create_interviewer", "create_raven1_openapi"]
+)
+def test_every_seed_imports_shows_and_exports_unchanged(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, name: str
+) -> None:
+    original = seed(name)
+    page = bob_client.post(
+        "/w/acme/personas/new/", {"import": "1", "import_json": json.dumps(original)}
+    )
+    assert page.status_code == 200 and "Imported." in page.content.decode()
+    data = form_data(page.content.decode())
+
+    response = bob_client.post("/w/acme/personas/new/", with_values(data, {"submit": "create"}))
+    persona_id = response["Location"].rstrip("/").rsplit("/", 1)[1]
+    exported = json.loads(bob_client.get(f"/w/acme/personas/{persona_id}/export/").content)
+
+    assert _posts(tavus) == [original]
+    assert {k: v for k, v in exported.items() if k not in READ_ONLY} == redact(original)
+
+
+def test_import_accepts_the_get_response_shape(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    listed = seed("list_response")
+    wrapped = {"data": [listed["data"][0]]}
+
+    body = bob_client.post(
+        "/w/acme/personas/new/", {"import": "1", "import_json": json.dumps(wrapped)}
+    ).content.decode()
+
+    assert "Imported." in body and "This is a hotword example" in body
+    assert "p5317866" not in body.split('id="editor"')[1].split("</form>")[0]
+
+
+def test_bad_import_json_is_explained_and_kept(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    body = bob_client.post(
+        "/w/acme/personas/new/", {"import": "1", "import_json": '{"persona_name": '}
+    ).content.decode()
+
+    assert "This is not valid JSON" in body
+    assert "{&quot;persona_name&quot;: </textarea>" in body
+
+
+def test_import_file_upload(bob_client: Any, workspace: Any, tavus: EmulatorState) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(
+        "p.json", json.dumps(seed("create_interviewer")).encode(), "application/json"
+    )
+    body = bob_client.post(
+        "/w/acme/personas/new/", {"import": "1", "import_file": upload}
+    ).content.decode()
+
+    assert "Imported." in body and "Interviewer" in body
+
+
+def test_duplicate_copies_everything_but_secrets(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    page = bob_client.get(f"/w/acme/personas/new/?duplicate={persona_id}").content.decode()
+    assert "Secret keys were not copied" in page
+
+    bob_client.post("/w/acme/personas/new/", with_values(form_data(page), {"submit": "create"}))
+
+    (payload,) = _posts(tavus)
+    assert payload["persona_name"] == "Copy of Life Coach"
+    assert "api_key" not in payload["layers"]["llm"] and "api_key" not in payload["layers"]["tts"]
+    assert payload["layers"]["perception"] == seed("create_life_coach")["layers"]["perception"]
+
+
+def test_viewer_cannot_open_create(member_client: Any, workspace: Any) -> None:
+    assert member_client("viewer").get("/w/acme/personas/new/").status_code == 403
+
+
+def test_detail_shows_layers_in_plain_words(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/").content.decode()
+
+    assert "Support Agent" in body and "Speech recognition" in body and "Raw JSON" in body
+    assert tavus.count(method="GET") == 1
+
+
+def test_detail_of_unknown_persona_says_so(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    body = bob_client.get("/w/acme/personas/pdoesnotexist/").content.decode()
+    assert "no longer exists" in body
+
+
+def test_delete_needs_the_typed_name(bob_client: Any, workspace: Any, tavus: EmulatorState) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+
+    wrong = bob_client.post(
+        f"/w/acme/personas/{persona_id}/delete/", {"confirm_name": "support agent"}
+    )
+    assert "name exactly (“Support Agent”) to delete it" in wrong.content.decode()
+    assert persona_id in tavus.personas
+
+    right = bob_client.post(
+        f"/w/acme/personas/{persona_id}/delete/", {"confirm_name": "Support Agent"}
+    )
+    assert right.status_code == 302 and persona_id not in tavus.personas
+
+
+def test_export_is_a_json_attachment(bob_client: Any, workspace: Any, tavus: EmulatorState) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+
+    response = bob_client.get(f"/w/acme/personas/{persona_id}/export/")
+
+    assert response["Content-Disposition"] == f'attachment; filename="persona-{persona_id}.json"'
+    assert json.loads(response.content)["persona_name"] == "Support Agent"
+
+
+def test_replica_picker_lists_ready_replicas_and_is_cached(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    first = bob_client.get("/w/acme/pickers/replicas/?current=r90bbd427f71").content.decode()
+    bob_client.get("/w/acme/pickers/replicas/?current=r90bbd427f71")
+
+    assert 'value="r90bbd427f71" checked' in first
+    assert tavus.count(path_prefix="/v2/replicas") == 1
+
+
+def test_document_picker_keeps_unknown_ids_checked(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    body = bob_client.get(
+        "/w/acme/pickers/documents/?ids=d1234567890,dmissing&tags=product_info"
+    ).content.decode()
+
+    assert 'value="d1234567890" checked' in body and 'value="dmissing" checked' in body
+    assert 'value="product_info" checked' in body

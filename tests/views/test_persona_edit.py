@@ -1,0 +1,430 @@
+"""Editing a persona: what is sent is exactly what changed, and nothing the user did not touch moves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from personas_app.models import AuditEvent
+from personas_app.tavus.emulator import EmulatorState
+from tests.builders import persona_doc, seed
+from tests.formdata import form_data, with_values
+
+SEED_BODIES = ["create_life_coach", "create_interviewer", "create_raven1_openapi"]
+
+
+def _open_editor(client: Any, persona_id: str) -> Any:
+    response = client.get(f"/w/acme/personas/{persona_id}/edit/")
+    assert response.status_code == 200
+    return form_data(response.content.decode())
+
+
+def _patches(tavus: EmulatorState) -> list[Any]:
+    return [r.body for r in tavus.requests if r.method == "PATCH"]
+
+
+@pytest.mark.parametrize("name", SEED_BODIES)
+def test_saving_untouched_editor_sends_nothing(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, name: str
+) -> None:
+    persona_id = tavus.put_persona(seed(name))
+    data = _open_editor(bob_client, persona_id)
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/", with_values(data, {"submit": "apply"})
+    )
+
+    assert response.status_code == 302
+    assert _patches(tavus) == []
+
+
+def test_untouched_preview_says_nothing_will_be_sent(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+
+    body = bob_client.post(f"/w/acme/personas/{persona_id}/edit/preview/", data).content.decode()
+
+    assert "No changes yet" in body
+
+
+def test_preview_makes_no_upstream_request(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+    before = len(tavus.requests)
+
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/preview/",
+        with_values(data, {"identity-persona_name": "Renamed"}),
+    )
+
+    assert len(tavus.requests) == before
+
+
+def test_changing_one_hotword_sends_exactly_one_replace(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"stt-hotwords": "Roey and Maya", "submit": "apply"}),
+    )
+
+    assert _patches(tavus) == [
+        [{"op": "replace", "path": "/layers/stt/hotwords", "value": "Roey and Maya"}]
+    ]
+
+
+def test_adding_one_tool_sends_exactly_one_add(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    page = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:add"}),
+    )
+    data = form_data(page.content.decode())
+    data = with_values(
+        data,
+        {
+            "llm-tools-1-name": "book_session",
+            "llm-tools-1-description": "Book a coaching session",
+            "llm-tools-1-p0-name": "date",
+            "llm-tools-1-p0-description": "ISO date",
+            "llm-tools-1-p0-required": "on",
+            "submit": "apply",
+        },
+    )
+
+    bob_client.post(f"/w/acme/personas/{persona_id}/edit/", data)
+
+    (ops,) = _patches(tavus)
+    assert len(ops) == 1 and ops[0]["op"] == "add"
+    assert ops[0]["value"]["function"]["name"] == "book_session"
+    assert ops[0]["value"]["function"]["parameters"]["required"] == ["date"]
+
+
+def test_unknown_and_legacy_fields_survive_an_edit(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = seed("create_life_coach")
+    doc["x_future_field"] = {"nested": [1, 2, 3]}
+    doc["layers"]["llm"]["default_query"] = {"api-version": "2024-01"}
+    doc["layers"]["transport"] = {"transport_type": "livekit"}
+    persona_id = tavus.put_persona(doc)
+    data = _open_editor(bob_client, persona_id)
+
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-persona_name": "Coach Maya", "submit": "apply"}),
+    )
+
+    stored = tavus.personas[persona_id]
+    assert stored["persona_name"] == "Coach Maya"
+    for key in ("x_future_field", "layers", "system_prompt", "context"):
+        if key != "layers":
+            assert stored[key] == doc[key]
+    assert stored["layers"] == doc["layers"]
+    assert _patches(tavus) == [[{"op": "replace", "path": "/persona_name", "value": "Coach Maya"}]]
+
+
+def test_apply_redirects_to_detail_with_confirmation(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-context": "New context", "submit": "apply"}),
+        follow=True,
+    )
+
+    assert "Saved: 1 change sent to Tavus." in response.content.decode()
+    assert AuditEvent.objects.filter(action="persona.patched", persona_id=persona_id).count() == 1
+
+
+def test_bad_number_is_shown_next_to_the_field_and_input_kept(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(
+            data,
+            {
+                "llm-extra_body__temperature": "very hot",
+                "identity-context": "Typed text",
+                "submit": "apply",
+            },
+        ),
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Enter a number" in body
+    assert 'value="very hot"' in body and "Typed text" in body
+    assert _patches(tavus) == []
+
+
+def test_out_of_range_temperature_is_refused(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+
+    body = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/preview/",
+        with_values(data, {"llm-extra_body__temperature": "3"}),
+    ).content.decode()
+
+    assert "Use a value from 0.0 to 2.0" in body or "can't be read" in body
+
+
+def test_empty_system_prompt_in_full_pipeline_is_an_error_next_to_it(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-system_prompt": "", "submit": "apply"}),
+    )
+
+    assert response.status_code == 200
+    assert 'id="wrap-id_identity-system_prompt"' in response.content.decode()
+    assert (
+        "field-error"
+        in response.content.decode().split('id="wrap-id_identity-system_prompt"')[0][-60:]
+    )
+    assert _patches(tavus) == []
+
+
+def test_tavus_refusal_is_shown_and_input_kept(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+    tavus.fail_next(1, 400, body={"error": "Invalid replica_uuid"}, methods={"PATCH"})
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-context": "My careful words", "submit": "apply"}),
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Invalid replica_uuid" in body and "My careful words" in body
+    failed = AuditEvent.objects.get(persona_id=persona_id, action="persona.patched")
+    assert failed.outcome == "error" and failed.http_status == 400
+
+
+@pytest.mark.parametrize("status", [401, 429, 503])
+def test_upstream_failures_keep_the_work(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, status: int
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+    tavus.fail_next(10, status, retry_after=0.01)
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-context": "Unsaved thoughts", "submit": "apply"}),
+    )
+
+    assert response.status_code == 200
+    assert "Unsaved thoughts" in response.content.decode()
+    assert "Nothing you typed was lost" in response.content.decode()
+
+
+def test_outside_edit_on_another_field_is_kept_when_applying(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+    tavus.edit_persona(persona_id, [{"op": "replace", "path": "/context", "value": "Portal edit"}])
+
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-persona_name": "Dashboard edit", "submit": "apply"}),
+    )
+
+    stored = tavus.personas[persona_id]
+    assert stored["context"] == "Portal edit" and stored["persona_name"] == "Dashboard edit"
+
+
+def test_outside_edit_on_the_same_field_is_a_conflict_and_nothing_is_sent(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+    tavus.edit_persona(persona_id, [{"op": "replace", "path": "/context", "value": "Portal edit"}])
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-context": "Dashboard edit", "submit": "apply"}),
+    )
+
+    body = response.content.decode()
+    assert "Someone changed this persona while you were editing" in body
+    assert "Portal edit" in body and "Dashboard edit" in body
+    assert _patches(tavus) == []
+
+
+def test_secret_is_never_rendered_and_blank_keeps_it(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = persona_doc()
+    doc["layers"]["llm"].update(
+        base_url="https://llm.example.com/v1",
+        api_key="sk-live-TOPSECRET1",
+        headers={"Authorization": "Bearer hdr-SECRET2"},
+    )
+    persona_id = tavus.put_persona(doc)
+
+    pages = [
+        bob_client.get(f"/w/acme/personas/{persona_id}/").content.decode(),
+        bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode(),
+        bob_client.get(f"/w/acme/personas/{persona_id}/export/").content.decode(),
+    ]
+    data = form_data(pages[1])
+    preview = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/preview/",
+        with_values(data, {"identity-persona_name": "X"}),
+    ).content.decode()
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"identity-persona_name": "X", "submit": "apply"}),
+    )
+
+    for html in [*pages, preview]:
+        assert "TOPSECRET1" not in html and "hdr-SECRET2" not in html
+    assert tavus.personas[persona_id]["layers"]["llm"]["api_key"] == "sk-live-TOPSECRET1"
+    assert tavus.personas[persona_id]["layers"]["llm"]["headers"] == {
+        "Authorization": "Bearer hdr-SECRET2"
+    }
+
+
+def test_typing_a_new_secret_sends_it_but_the_preview_masks_it(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = persona_doc()
+    doc["layers"]["llm"].update(
+        base_url="https://llm.example.com/v1", model="my-model", api_key="sk-old-key-000"
+    )
+    persona_id = tavus.put_persona(doc)
+    data = with_values(_open_editor(bob_client, persona_id), {"llm-api_key": "sk-new-key-999"})
+
+    preview = bob_client.post(f"/w/acme/personas/{persona_id}/edit/preview/", data).content.decode()
+    bob_client.post(f"/w/acme/personas/{persona_id}/edit/", with_values(data, {"submit": "apply"}))
+
+    assert "sk-new-key-999" not in preview and "changed (hidden)" in preview
+    assert _patches(tavus) == [
+        [{"op": "replace", "path": "/layers/llm/api_key", "value": "sk-new-key-999"}]
+    ]
+    assert "sk-new-key-999" not in json.dumps(list(AuditEvent.objects.values()), default=str)
+
+
+def test_tool_edit_as_json_round_trips_to_rows(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    page = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:0:edit"}),
+    ).content.decode()
+    assert 'value="get_current_weather"' in page
+    as_json = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(form_data(page), {"editor_action": "llm-tools:0:json"}),
+    ).content.decode()
+    back = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(form_data(as_json), {"editor_action": "llm-tools:0:rows"}),
+    )
+    data = form_data(back.content.decode())
+
+    bob_client.post(f"/w/acme/personas/{persona_id}/edit/", with_values(data, {"submit": "apply"}))
+
+    assert _patches(tavus) == []
+
+
+def test_invalid_tool_json_is_reported_on_the_tool(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    page = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:0:json"}),
+    ).content.decode()
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(
+            form_data(page),
+            {"llm-tools-0-json": '{"type": "function", "function": ', "submit": "apply"},
+        ),
+    )
+
+    body = response.content.decode()
+    assert "This is not valid JSON" in body
+    assert "{&quot;type&quot;: &quot;function&quot;, &quot;function&quot;: " in body
+    assert _patches(tavus) == []
+
+
+def test_duplicate_tool_names_are_refused(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    page = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:add"}),
+    )
+    data = with_values(
+        form_data(page.content.decode()),
+        {"llm-tools-1-name": "get_current_weather", "submit": "apply"},
+    )
+
+    body = bob_client.post(f"/w/acme/personas/{persona_id}/edit/", data).content.decode()
+
+    assert "get_current_weather" in body and _patches(tavus) == []
+    assert "errorlist" in body
+
+
+def test_legacy_fields_are_shown_and_untouched(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode()
+
+    assert "Legacy settings on this persona" in body
+    assert "participant_pause_sensitivity" in body and "Migrate legacy fields" in body
+
+
+def test_migrate_legacy_previews_then_applies_inverted_sensitivities(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+
+    preview = bob_client.get(f"/w/acme/personas/{persona_id}/migrate-legacy/").content.decode()
+    bob_client.post(f"/w/acme/personas/{persona_id}/migrate-legacy/", {"submit": "apply"})
+
+    assert "the other way" in preview or "invert" in preview.lower()
+    flow = tavus.personas[persona_id]["layers"]["conversational_flow"]
+    assert flow["turn_taking_patience"] == "low"  # pause sensitivity was high
+    assert "participant_pause_sensitivity" not in tavus.personas[persona_id]["layers"]["stt"]
