@@ -12,7 +12,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from ...models import Membership, Role, Workspace
-from ...services.workspaces import api_key_add, api_key_rotate, workspace_create
+from ...services.workspaces import (
+    api_key_activate,
+    api_key_add,
+    api_key_rotate,
+    workspace_create,
+)
 
 DEMO_USER, DEMO_PASSWORD, DEMO_SLUG = "demo", "demo-password", "demo"
 
@@ -46,7 +51,10 @@ class Command(BaseCommand):
         key = workspace.api_keys.filter(label="demo").first()
         if key is None:
             api_key_add(workspace=workspace, label="demo", secret=secret, actor=user, activate=True)
-        elif key.last4 != secret[-4:] or not key.is_active:
-            api_key_rotate(workspace=workspace, key=key, secret=secret, actor=user)
+        else:
+            if key.is_revoked or key.last4 != secret[-4:]:
+                key = api_key_rotate(workspace=workspace, key=key, secret=secret, actor=user)
+            if not key.is_active:
+                api_key_activate(workspace=workspace, key=key, actor=user)
         target = "real Tavus" if real_key else f"the emulator at {base_url}"
         self.stdout.write(f"Demo workspace “{workspace.slug}” talks to {target}.")
