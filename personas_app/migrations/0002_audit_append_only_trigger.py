@@ -28,7 +28,7 @@ DROP FUNCTION IF EXISTS personas_app_audit_append_only();
 
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
+        schema_editor.execute(CREATE, params=None)  # no placeholders: "%" is plpgsql's
 
 
 def backwards(apps, schema_editor):
