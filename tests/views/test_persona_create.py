@@ -225,6 +225,16 @@ def test_detail_shows_layers_in_plain_words(
     assert tavus.count(method="GET") == 1
 
 
+def test_detail_lists_tools_in_plain_words(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/").content.decode()
+
+    assert "get_current_weather(location: string; unit: string, optional)" in body
+
+
 def test_detail_of_unknown_persona_says_so(
     bob_client: Any, workspace: Any, tavus: EmulatorState
 ) -> None:

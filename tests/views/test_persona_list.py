@@ -106,3 +106,8 @@ def test_workspace_without_key_shows_call_to_action(alice_client: Any, workspace
 
     assert "Connect this workspace to Tavus" in body
     assert "/w/acme/keys/" in body
+
+
+def test_update_times_read_as_dates(bob_client: Any, workspace: Any, tavus: EmulatorState) -> None:
+    body = bob_client.get("/w/acme/?type=system").content.decode()
+    assert ">19 Mar 2025, 10:00 UTC</td>" in body
