@@ -155,7 +155,7 @@ def _make_field(spec: Spec, choices_extra: JSON) -> forms.Field:
         unknown = isinstance(choices_extra, str) and choices_extra not in {c for c, _ in choices}
         if spec.kind == "choice" and choices_extra and unknown:
             choices.append((choices_extra, f"{choices_extra} (as set on this persona)"))
-        return forms.ChoiceField(choices=choices, **common)
+        return forms.ChoiceField(choices=choices, widget=forms.Select(attrs=spec.attrs), **common)
     if spec.kind == "lines":
         return LinesField(strip=False, **common)
     if spec.kind == "list":
@@ -351,7 +351,16 @@ class TtsForm(LayerForm):
             "tts_engine",
             "choice",
             "Voice engine",
-            "Cartesia is Tavus's default.",
+            "Cartesia is Tavus's default. The voice settings below follow the engine.",
+            attrs={
+                # Re-render just this card so the engine's own settings open (no JS of our own).
+                "hx-post": "",
+                "hx-vals": '{"editor_action": "refresh"}',
+                "hx-include": "#editor",
+                "hx-select": "#layer-tts",
+                "hx-target": "#layer-tts",
+                "hx-swap": "outerHTML",
+            },
             choices=(
                 ("", "Tavus default (Cartesia)"),
                 ("cartesia", "Cartesia"),
@@ -416,6 +425,35 @@ class TtsForm(LayerForm):
             "Makes the voice sound closer to the original speaker.",
         ),
     )
+
+    _CARTESIA = ("voice_settings__emotion",)
+    _ELEVENLABS = (
+        "voice_settings__stability",
+        "voice_settings__similarity_boost",
+        "voice_settings__style",
+        "voice_settings__use_speaker_boost",
+    )
+
+    @property
+    def engine(self) -> str:
+        value = self["tts_engine"].value()
+        return value if isinstance(value, str) and value else "cartesia"
+
+    def groups(self) -> list[tuple[str, list[forms.BoundField], bool]]:
+        """(title, fields, open) for the voice settings: the chosen engine's open, the other's folded."""
+        engine = self.engine
+        common = [
+            self[name] for name in self.fields if name not in self._CARTESIA + self._ELEVENLABS
+        ]
+        return [
+            ("", common, True),
+            ("Cartesia voice settings", [self[n] for n in self._CARTESIA], engine == "cartesia"),
+            (
+                "ElevenLabs voice settings",
+                [self[n] for n in self._ELEVENLABS],
+                engine == "elevenlabs",
+            ),
+        ]
 
 
 class SttForm(LayerForm):

@@ -428,3 +428,21 @@ def test_migrate_legacy_previews_then_applies_inverted_sensitivities(
     flow = tavus.personas[persona_id]["layers"]["conversational_flow"]
     assert flow["turn_taking_patience"] == "low"  # pause sensitivity was high
     assert "participant_pause_sensitivity" not in tavus.personas[persona_id]["layers"]["stt"]
+
+
+def test_voice_settings_follow_the_chosen_engine(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    cartesia = bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode()
+
+    elevenlabs = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"tts-tts_engine": "elevenlabs", "editor_action": "refresh"}),
+    ).content.decode()
+
+    assert '<details class="group" open><summary>Cartesia voice settings' in cartesia
+    assert '<details class="group" open><summary>ElevenLabs voice settings' in elevenlabs
+    assert '<details class="group" ><summary>Cartesia voice settings' in elevenlabs
+    assert _patches(tavus) == []
