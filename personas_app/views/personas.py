@@ -31,6 +31,7 @@ from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
 from ..jsontypes import JSONObject
 from ..legacy import describe_migration, legacy_fields, migrate_legacy
+from ..models import ChangeRequest
 from ..patching import describe_changes, minimal_patch, rebase
 from ..payloads import create_payload
 from ..redaction import redact, redact_ops
@@ -281,6 +282,41 @@ def _propose(
     return redirect("personas:review_detail", slug=request.workspace.slug, cr_id=change.pk)
 
 
+def _change_request(request: AppRequest, persona_id: str = "") -> ChangeRequest | None:
+    """The change request named by ?cr= (or a posted cr), if it belongs here."""
+    raw = request.GET.get("cr") or request.POST.get("cr") or ""
+    if not raw.isdigit():
+        return None
+    return ChangeRequest.objects.filter(
+        pk=int(raw), workspace=request.workspace, persona_id=persona_id
+    ).first()
+
+
+def _save_into_change_request(
+    request: AppRequest, change: ChangeRequest, *, base: JSONObject | None, doc: JSONObject
+) -> HttpResponse | None:
+    """Save the edited document as the change request's new proposal; None when refused."""
+    from django.core.exceptions import PermissionDenied
+
+    from ..models.reviews import InvalidTransition
+    from ..services.reviews import change_request_update
+
+    proposed, secrets = split_secrets(doc, base)
+    try:
+        change_request_update(
+            change_request=change,
+            actor=request.user,
+            proposed=proposed,
+            secrets=secrets,
+            request_id=request.request_id,
+        )
+    except (InvalidTransition, PermissionDenied) as exc:
+        messages.error(request, str(exc))
+        return None
+    messages.success(request, "The change request now holds your edits.")
+    return redirect("personas:review_detail", slug=request.workspace.slug, cr_id=change.pk)
+
+
 def _start_document(request: AppRequest) -> tuple[JSONObject, str]:
     """The document a new persona starts from: a template, a duplicate, or blank."""
     template = request.GET.get("template", "")
@@ -336,7 +372,12 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
             else:
                 context["start_note"] = "Imported. Check the settings below, then create."
         else:
-            doc, context["start_note"] = _start_document(request)
+            change = _change_request(request)
+            if change is not None and change.proposed_document:
+                doc = change.proposed_document
+                context.update(change=change, start_note=f"Editing change request #{change.pk}.")
+            else:
+                doc, context["start_note"] = _start_document(request)
         editor = PersonaEditor(doc)
         context.update(_editor_context(request, editor, base_state=pack_state(doc)))
         context.update(_preview_context(None, PersonaEditor(doc, None)))
@@ -348,6 +389,7 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("personas:persona_create", slug=slug)
     context.update(_editor_context(request, editor, base_state=request.POST["base_state"]))
+    context["change"] = _change_request(request)
     action = request.POST.get("editor_action", "")
     if action:
         editor.handle_action(action)
@@ -358,6 +400,11 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
     if doc is None or editor.has_errors:
         messages.error(request, "Some settings need your attention: see the messages next to them.")
         return render(request, "personas/create.html", context)
+    change = _change_request(request)
+    if change is not None and request.POST.get("submit") == "save_cr":
+        context["change"] = change
+        saved = _save_into_change_request(request, change, base=None, doc=doc)
+        return saved or render(request, "personas/create.html", context)
     doc, _ = drop_markers(doc)
     if request.workspace.requires_approval or request.POST.get("submit") == "propose":
         return _propose(
@@ -397,6 +444,19 @@ def _conflict_words(conflicts: list[Any]) -> str:
 
 @require_http_methods(["GET", "POST"])
 def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    change = _change_request(request, persona_id)
+    if request.method == "GET" and change is not None and change.proposed_document:
+        base, start = change.base_document or {}, change.proposed_document
+        context = _editor_context(
+            request,
+            PersonaEditor(start),
+            base_state=pack_state(base),
+            start_state=pack_state(start),
+        )
+        context.update(persona_id=persona_id, persona_name=_persona_name(start), change=change)
+        context.update(_preview_context(base, PersonaEditor(start, None)))
+        context["editor"] = PersonaEditor(start)
+        return render(request, "personas/edit.html", context)
     if request.method == "GET":
         persona, _, error = _fetch_or_message(request, persona_id)
         if persona is None:
@@ -414,8 +474,13 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
     except EditorStateError as exc:
         messages.error(request, str(exc))
         return redirect("personas:persona_edit", slug=slug, persona_id=persona_id)
-    context = _editor_context(request, editor, base_state=request.POST["base_state"])
-    context.update(persona_id=persona_id, persona_name=_persona_name(base))
+    context = _editor_context(
+        request,
+        editor,
+        base_state=request.POST["base_state"],
+        start_state=request.POST.get("start_state", ""),
+    )
+    context.update(persona_id=persona_id, persona_name=_persona_name(base), change=change)
     action = request.POST.get("editor_action", "")
     if action:
         editor.handle_action(action)
@@ -426,6 +491,9 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
     if doc is None or editor.has_errors:
         messages.error(request, "Some settings need your attention: see the messages next to them.")
         return render(request, "personas/edit.html", context)
+    if change is not None and request.POST.get("submit") == "save_cr":
+        saved = _save_into_change_request(request, change, base=base, doc=doc)
+        return saved or render(request, "personas/edit.html", context)
     if not context["ops"]:
         messages.info(request, "Nothing changed, so nothing was sent to Tavus.")
         return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
