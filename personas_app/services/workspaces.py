@@ -276,6 +276,8 @@ def api_key_revoke(
     """Delete a key's secret; the name and its history stay."""
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=key.pk, workspace=workspace)
+        if key.is_revoked:
+            raise WorkspaceError(f"The key “{key.label}” is already revoked.")
         key.secret_sealed = ""
         key.is_active = False
         key.revoked_at = timezone.now()
@@ -322,14 +324,16 @@ class ConnectionResult:
 
 def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
     """Ask Tavus for one persona with THIS key (maybe not the active one); say how it went."""
-    if key.workspace_id != workspace.pk:
-        raise WorkspaceError("This key belongs to another workspace.")
-    if key.is_revoked:
+    # Read the key again: the caller's copy may predate a rotation or a revocation.
+    current = ApiKey.objects.filter(pk=key.pk, workspace=workspace).first()
+    if current is None:
+        raise WorkspaceError("This key does not belong to this workspace.")
+    if current.is_revoked:
         return ConnectionResult(
             False, "This key was revoked, so there is nothing to test. Rotate it first.", "revoked"
         )
     try:
-        secret = unseal(key.secret_sealed)
+        secret = unseal(current.secret_sealed)
     except DecryptionError:
         return ConnectionResult(
             False,
@@ -365,7 +369,7 @@ def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
         return ConnectionResult(False, exc.user_message, "error")
     finally:
         client.close()
-    return ConnectionResult(True, f"Works: Tavus accepted the key “{key.label}”.", "ok")
+    return ConnectionResult(True, f"Works: Tavus accepted the key “{current.label}”.", "ok")
 
 
 _SETTING_LABELS = {

@@ -7,7 +7,6 @@ python manage.py workspace rotate-key SLUG --api-key-env VAR [--label LABEL]
 
 from __future__ import annotations
 
-import argparse
 import os
 
 from django.core.exceptions import ValidationError
@@ -37,9 +36,7 @@ class Command(BaseCommand):
     help = "Create workspaces, add members and rotate Tavus API keys."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(
-            dest="action", required=True, parser_class=argparse.ArgumentParser
-        )
+        sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="Create a workspace")
         create.add_argument("--name", required=True)
         create.add_argument("--slug")
