@@ -16,6 +16,10 @@ class InvalidTransition(Exception):
     """A change request cannot move from its current status to the one asked for (plain message)."""
 
 
+class ApplyInProgress(InvalidTransition):
+    """Someone else (or an earlier click) is applying this change right now."""
+
+
 class ChangeKind(models.TextChoices):
     CREATE = "create", "Create persona"
     EDIT = "edit", "Edit persona"
@@ -196,7 +200,7 @@ class ChangeRequest(models.Model):
     def check_applicable(self, *, requires_approval: bool, approvals_required: int) -> None:
         """Refuse, in plain words, to apply a change the workspace's rule does not allow yet."""
         if self.status == ChangeStatus.APPLYING:
-            raise InvalidTransition("This change is already being applied.")
+            raise ApplyInProgress("This change is already being applied.")
         self._refuse_finished("applied again")
         if self.status == ChangeStatus.CONFLICT:
             raise InvalidTransition(
