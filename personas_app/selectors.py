@@ -18,7 +18,7 @@ def workspaces_for(user: AbstractBaseUser) -> QuerySet[Workspace]:
     return Workspace.objects.filter(memberships__user=user).order_by("name")
 
 
-def _decided_by(user: AbstractBaseUser) -> QuerySet[Review]:
+def _decided_by(user: AbstractBaseUser) -> QuerySet[Review, dict[str, int]]:
     """Change requests on which this user's review still counts (as ids, for a subquery)."""
     return Review.objects.filter(reviewer_id=user.pk, is_current=True).values("change_request_id")
 
@@ -148,15 +148,15 @@ def _keyset(
         rows = list(reversed(chunk[:limit]))
         if not rows:
             return _keyset(qs, before=None, after=None, limit=limit)
-        older = rows[-1].id if qs.filter(id__lt=rows[-1].id).exists() else None
-        return KeysetPage(rows=rows, older=older, newer=rows[0].id if len(chunk) > limit else None)
+        older = rows[-1].pk if qs.filter(id__lt=rows[-1].pk).exists() else None
+        return KeysetPage(rows=rows, older=older, newer=rows[0].pk if len(chunk) > limit else None)
     page_qs = qs.filter(id__lt=before) if before is not None else qs
     chunk = list(page_qs[: limit + 1])
     rows = chunk[:limit]
-    older = rows[-1].id if len(chunk) > limit else None
+    older = rows[-1].pk if len(chunk) > limit else None
     newer = None
     if before is not None:
-        top = rows[0].id if rows else before - 1
+        top = rows[0].pk if rows else before - 1
         if qs.filter(id__gt=top).exists():
             newer = top
     return KeysetPage(rows=rows, older=older, newer=newer)
@@ -187,9 +187,15 @@ def audit_keyset_page(
     before: int | None = None,
     after: int | None = None,
     limit: int = AUDIT_PAGE_SIZE,
+    documents: bool = True,
 ) -> KeysetPage:
-    """Like audit_page, with the cursor of the newer page too (for a "Newer" link)."""
+    """Like audit_page, with the cursor of the newer page too (for a "Newer" link).
+
+    `documents=False` leaves the payload and snapshots unread until a row's JSON is asked for.
+    """
     qs = audit_queryset(workspace=workspace, filters=filters)
+    if qs is not None and not documents:
+        qs = qs.defer("payload", "before", "after")
     return _keyset(qs, before=before, after=after, limit=limit)
 
 
@@ -207,7 +213,7 @@ def audit_iter(
         yield from chunk
         if len(chunk) < chunk_size:
             return
-        before = chunk[-1].id
+        before = chunk[-1].pk
 
 
 def _persona_timeline(workspace: Workspace, persona_id: str) -> QuerySet[AuditEvent]:
@@ -278,7 +284,8 @@ REVIEW_TABS: tuple[tuple[str, str], ...] = (
 )
 _TAB_FILTERS: dict[str, Q] = {
     "waiting": Q(status=ChangeStatus.OPEN),
-    "ready": Q(status__in=[ChangeStatus.APPROVED, ChangeStatus.FAILED]),
+    # Approved, or met a problem on the way to Tavus (failed, conflict) and needs another go.
+    "ready": Q(status__in=[ChangeStatus.APPROVED, ChangeStatus.FAILED, ChangeStatus.CONFLICT]),
     "applied": Q(status=ChangeStatus.APPLIED),
     "closed": Q(status=ChangeStatus.CLOSED),
 }
@@ -341,3 +348,16 @@ def change_request_history(*, change_request: ChangeRequest) -> QuerySet[AuditEv
     return AuditEvent.objects.filter(
         workspace_id=change_request.workspace_id, change_request_id=change_request.pk
     ).order_by("id")
+
+
+def persona_version_choices(
+    *, workspace: Workspace, persona_id: str, limit: int = 100
+) -> list[AuditEvent]:
+    """The newest versions of a persona, light (no snapshots loaded), for "compare" pickers."""
+    return list(
+        AuditEvent.objects.filter(
+            workspace=workspace, persona_id=persona_id, outcome=Outcome.OK, after__isnull=False
+        )
+        .only("id", "created_at", "actor_name", "action")
+        .order_by("-id")[:limit]
+    )

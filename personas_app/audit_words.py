@@ -1,0 +1,82 @@
+"""Audit actions in plain words, for the audit page, its action filter and the persona timeline.
+
+`AUDIT_ACTIONS` lists the actions the dashboard writes (dotted names, see models/audit.py) with a
+past-tense phrase; `action_label` reads any action, known or not. Pure module: standard library
+only, no Django.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ACTION_GROUPS", "AUDIT_ACTIONS", "action_label", "version_title"]
+
+# action -> what happened, as in "alice <phrase>".
+AUDIT_ACTIONS: dict[str, str] = {
+    "persona.created": "created the persona",
+    "persona.patched": "changed the persona",
+    "persona.reverted": "reverted the persona to an earlier version",
+    "persona.deleted": "deleted the persona",
+    "persona.changed_outside": "noticed a change made outside the dashboard",
+    "persona.first_seen": "saw the persona for the first time",
+    "key.added": "added an API key",
+    "key.rotated": "replaced an API key's secret",
+    "key.activated": "made an API key the active one",
+    "key.revoked": "revoked an API key",
+    "member.added": "added a member",
+    "member.role_changed": "changed a member's role",
+    "member.removed": "removed a member",
+    "review.created": "drafted a change request",
+    "review.submitted": "sent a change for review",
+    "review.approved": "approved a change",
+    "review.changes_requested": "asked for changes",
+    "review.commented": "commented on a change",
+    "review.applied": "applied a reviewed change",
+    "review.failed": "tried to apply a reviewed change",
+    "review.conflict": "found a conflict in a change",
+    "review.closed": "closed a change request",
+    "conversation.started": "started a test conversation",
+    "conversation.ended": "ended a test conversation",
+}
+
+# For the action filter: (group title, [(action, label)]).
+ACTION_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
+    (
+        title,
+        [(action, label) for action, label in AUDIT_ACTIONS.items() if action.startswith(prefix)],
+    )
+    for prefix, title in (
+        ("persona.", "Personas"),
+        ("review.", "Reviews"),
+        ("key.", "API keys"),
+        ("member.", "Members"),
+        ("conversation.", "Conversations"),
+    )
+]
+
+# Timeline headings for a persona's versions.
+_VERSION_TITLES: dict[str, str] = {
+    "persona.created": "Created",
+    "persona.patched": "Changed",
+    "persona.reverted": "Reverted",
+    "persona.deleted": "Deleted",
+    "persona.changed_outside": "Changed outside the dashboard",
+    "persona.first_seen": "First seen by the dashboard",
+}
+
+
+def action_label(action: str) -> str:
+    """What happened, in plain words; unknown actions are spelled out from their dotted name."""
+    if action in AUDIT_ACTIONS:
+        return AUDIT_ACTIONS[action]
+    subject, _, verb = action.partition(".")
+    words = f"{verb} {subject}" if verb else subject
+    return words.replace("_", " ").strip() or "did something"
+
+
+def version_title(action: str) -> str:
+    """Heading of one entry in a persona's timeline."""
+    if action in _VERSION_TITLES:
+        return _VERSION_TITLES[action]
+    if action.startswith("review."):
+        return "Applied from a review"
+    label = action_label(action)
+    return label[:1].upper() + label[1:]

@@ -1,0 +1,215 @@
+"""Per-layer diffs for pages: group field changes by editor section and format values to read.
+
+Shared by the history pages, the persona editor's preview and the review pages, all through the
+template include ``templates/includes/_diff.html``. Pure module: imports only the standard
+library and the persona-document modules (layers, patching, redaction); never Django.
+
+API (everything a page needs):
+
+``group_changes(changes) -> list[tuple[str, list[Change]]]``
+    ``changes`` from ``patching.describe_changes(before, after)``. Returns (section title,
+    changes) pairs in editor order (Identity, Language model, Voice, ...), empty sections left
+    out. This is the ``changes`` context of ``_diff.html``::
+
+        {% include "includes/_diff.html" with changes=groups %}
+        {# optional: before_label="Version #12" after_label="Now" empty_text="No differences." #}
+
+``show_value(value, *, pointer="", limit=TRUNCATE_AT) -> Shown``
+    How one value reads on a page: strings as they are (cut at ``limit`` characters with the full
+    text kept in ``Shown.full``), lists one item per line, objects as indented JSON, absent or
+    empty values "(not set)", true/false as "Yes"/"No", secrets "(hidden)". ``_diff.html``
+    calls it through the ``diff_tags`` filters ``shown_before``/``shown_after``.
+
+``change_summary(change) -> str``
+    One line for a change: "changed", "added", "removed", or for a secret "changed (hidden)".
+
+``text_diff(before, after) -> list[tuple[str, str]] | None``
+    For a long or multi-line text (system prompt, context): ("same"|"added"|"removed", text)
+    runs, word by word; None when the values are not two strings worth diffing inline.
+
+``with_secret_changes(changes, ops) -> list[Change]``
+    Redacted snapshots hide a changed secret (both sides read the marker), so a diff of two
+    versions misses it; this adds a "changed (hidden)" row for each secret the ops set.
+
+``document_summary(doc) -> list[tuple[str, list[tuple[str, Shown]]]]``
+    Every field of one snapshot, by section: (section title, [(field label, Shown)]), for "the
+    persona as it was at this version".
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .jsontypes import JSON, JSONObject, Op, to_pointer
+from .layers import LAYERS, label_for, layer_for
+from .patching import READ_ONLY_FIELDS, Change, ChangeKind, changes_by_layer
+from .redaction import SECRET_MARKER, is_secret_pointer, redact, redact_value
+
+__all__ = [
+    "TRUNCATE_AT",
+    "Shown",
+    "change_summary",
+    "document_summary",
+    "group_changes",
+    "show_value",
+    "text_diff",
+    "with_secret_changes",
+]
+
+TRUNCATE_AT = 160
+# Word diffs of huge texts are slow (difflib is quadratic at worst) and unreadable anyway.
+_TEXT_DIFF_MAX_WORDS = 4000
+_TEXT_DIFF_MIN_CHARS = 60
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A value ready for a page. `lines` has one entry per list item (or one for a scalar)."""
+
+    text: str
+    lines: list[str] = field(default_factory=list)
+    full: str = ""
+    truncated: bool = False
+    is_empty: bool = False
+    is_secret: bool = False
+    is_block: bool = False  # indented JSON: show in a <pre>
+
+
+def group_changes(changes: Iterable[Change]) -> list[tuple[str, list[Change]]]:
+    """Changes grouped under their editor section title, in LAYERS order, empty sections left out."""
+    return [(layer.title, items) for layer, items in changes_by_layer(changes)]
+
+
+def _cut(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[:limit].rstrip() + "…", True
+
+
+def _scalar_text(value: JSON) -> str:
+    if value is True:
+        return "Yes"
+    if value is False:
+        return "No"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def show_value(value: JSON, *, pointer: str = "", limit: int = TRUNCATE_AT) -> Shown:
+    """How `value` (found at `pointer`) reads on a page; see the module docstring."""
+    if value is None or value == "" or value == [] or value == {}:
+        return Shown(text="(not set)", lines=["(not set)"], is_empty=True)
+    if value == SECRET_MARKER or (pointer and is_secret_pointer(pointer)):
+        return Shown(text="(hidden)", lines=["(hidden)"], is_secret=True)
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        lines = [_cut(_scalar_text(v), limit)[0] for v in value]
+        full = "\n".join(_scalar_text(v) for v in value)
+        return Shown(
+            text=", ".join(lines), lines=lines, full=full, truncated=full != "\n".join(lines)
+        )
+    if isinstance(value, dict | list):
+        # Masks secrets inside (header values), whatever document the caller passed in.
+        text = json.dumps(redact_value(pointer, value), indent=2, ensure_ascii=False)
+        return Shown(text=text, lines=[text], full=text, is_block=True)
+    full = _scalar_text(value)
+    short, truncated = _cut(full, limit)
+    return Shown(text=short, lines=[short], full=full, truncated=truncated)
+
+
+def _secret_change(change: Change) -> bool:
+    return is_secret_pointer(change.pointer) or SECRET_MARKER in (change.before, change.after)
+
+
+def change_summary(change: Change) -> str:
+    """One line: what kind of change, never a secret's value."""
+    if _secret_change(change):
+        return {"added": "set (hidden)", "removed": "removed (hidden)"}.get(
+            change.kind, "changed (hidden)"
+        )
+    return change.kind
+
+
+def with_secret_changes(changes: list[Change], ops: Iterable[Op]) -> list[Change]:
+    """`changes` plus a hidden row for every secret an add/replace op sets and no change shows."""
+    shown = {change.pointer for change in changes}
+    extra: list[Change] = []
+    for op in ops:
+        path = op.get("path")
+        if op.get("op") not in {"add", "replace"} or not isinstance(path, str):
+            continue
+        if path in shown or not is_secret_pointer(path):
+            continue
+        shown.add(path)
+        before = SECRET_MARKER if op.get("op") == "replace" else None
+        kind: ChangeKind = "changed" if before is not None else "added"
+        extra.append(
+            Change(path, label_for(path), layer_for(path).key, before, SECRET_MARKER, kind)
+        )
+    return [*changes, *extra]
+
+
+_WORD = re.compile(r"\s+|[^\s]+")
+
+
+def text_diff(before: JSON, after: JSON) -> list[tuple[str, str]] | None:
+    """Word-level runs for two long or multi-line strings; None when an inline diff is no help."""
+    if not isinstance(before, str) or not isinstance(after, str) or before == after:
+        return None
+    longest = max(len(before), len(after))
+    if longest < _TEXT_DIFF_MIN_CHARS and "\n" not in before + after:
+        return None
+    a, b = _WORD.findall(before), _WORD.findall(after)
+    if len(a) > _TEXT_DIFF_MAX_WORDS or len(b) > _TEXT_DIFF_MAX_WORDS:
+        return None
+    runs: list[tuple[str, str]] = []
+
+    def push(kind: str, text: str) -> None:
+        if not text:
+            return
+        if runs and runs[-1][0] == kind:
+            runs[-1] = (kind, runs[-1][1] + text)
+        else:
+            runs.append((kind, text))
+
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            push("same", "".join(a[i1:i2]))
+            continue
+        push("removed", "".join(a[i1:i2]))
+        push("added", "".join(b[j1:j2]))
+    return runs
+
+
+def _leaves(doc: JSONObject) -> list[tuple[str, JSON]]:
+    # Fields one level inside each layer (a layer's settings), top-level fields as they are.
+    found: list[tuple[str, JSON]] = []
+    for key, value in doc.items():
+        if key in READ_ONLY_FIELDS:
+            continue
+        if key == "layers" and isinstance(value, dict):
+            for layer_key, layer in value.items():
+                if isinstance(layer, dict) and layer:
+                    found += [
+                        (to_pointer(("layers", layer_key, name)), v) for name, v in layer.items()
+                    ]
+                else:
+                    found.append((to_pointer(("layers", layer_key)), layer))
+            continue
+        found.append((to_pointer((key,)), value))
+    return found
+
+
+def document_summary(doc: JSONObject) -> list[tuple[str, list[tuple[str, Shown]]]]:
+    """Every setting of a persona snapshot, by editor section, values shown as on a page."""
+    grouped: dict[str, list[tuple[str, Shown]]] = {}
+    for pointer, value in _leaves(redact(doc)):
+        grouped.setdefault(layer_for(pointer).key, []).append(
+            (label_for(pointer), show_value(value, pointer=pointer))
+        )
+    return [(layer.title, grouped[layer.key]) for layer in LAYERS if layer.key in grouped]
