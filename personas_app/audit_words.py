@@ -30,11 +30,13 @@ AUDIT_ACTIONS: dict[str, str] = {
     "review.changes_requested": "asked for changes",
     "review.commented": "commented on a change",
     "review.applied": "applied a reviewed change",
-    "review.failed": "tried to apply a reviewed change",
+    "review.updated": "updated a change request",
+    "review.apply_failed": "tried to apply a reviewed change",
     "review.conflict": "found a conflict in a change",
     "review.closed": "closed a change request",
     "conversation.started": "started a test conversation",
     "conversation.ended": "ended a test conversation",
+    "workspace.settings_changed": "changed the workspace settings",
 }
 
 # For the action filter: (group title, [(action, label)]).
@@ -49,6 +51,7 @@ ACTION_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ("key.", "API keys"),
         ("member.", "Members"),
         ("conversation.", "Conversations"),
+        ("workspace.", "Workspace"),
     )
 ]
 

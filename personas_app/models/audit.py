@@ -71,6 +71,10 @@ class AuditEvent(models.Model):
             models.Index(fields=["workspace", "persona_id", "-id"], name="audit_ws_persona_id"),
             models.Index(fields=["workspace", "action", "-id"], name="audit_ws_action_id"),
             models.Index(fields=["workspace", "actor_name", "-id"], name="audit_ws_actor_id"),
+            # "who" and "what" together: without it, a rare action by a busy actor scans their rows.
+            models.Index(
+                fields=["workspace", "actor_name", "action", "-id"], name="audit_ws_actor_action_id"
+            ),
             models.Index(fields=["workspace", "created_at"], name="audit_ws_time"),
         ]
 
