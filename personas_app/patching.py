@@ -478,3 +478,31 @@ def rebase(base: JSONObject, proposed: JSONObject, live: JSONObject) -> RebaseRe
         ordered = [conflicts[p] for p in sorted(conflicts)]
         return RebaseResult([], copy.deepcopy(live), ordered)
     return RebaseResult(minimal_patch(live, result), result, [])
+
+
+def carry_over(base: JSONObject, proposed: JSONObject, live: JSONObject) -> JSONObject:
+    """`live` with every edit of base -> proposed carried over, proposed winning where both changed.
+
+    This is "keep my values" after a conflict: each edit is anchored as in rebase (cut at the first
+    list) and proposed's value is copied in at the anchor, or the key removed where proposed has
+    none. Missing parent objects are created, so an edit is never silently dropped.
+    """
+    result = copy.deepcopy(live)
+    for anchor in _anchors(base, minimal_patch(base, proposed)):
+        if not anchor:
+            continue
+        found, value = lookup(proposed, anchor)
+        node: JSONObject = result
+        for key in anchor[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                if not found:
+                    break
+                child = node[key] = {}
+            node = child
+        else:
+            if found:
+                node[anchor[-1]] = copy.deepcopy(value)
+            else:
+                node.pop(anchor[-1], None)
+    return result

@@ -544,3 +544,39 @@ def test_rebase_either_applies_cleanly_or_sends_nothing(
         assert outcome.ops == []
         assert outcome.result == live
         assert all(c.pointer for c in outcome.conflicts) or outcome.conflicts
+
+
+def test_carry_over_keeps_outside_edits_and_my_values_where_both_changed() -> None:
+    from personas_app.patching import carry_over
+
+    base = {"persona_name": "A", "context": "c0", "layers": {"stt": {"hotwords": "x"}}}
+    proposed = {"persona_name": "Mine", "context": "c0", "layers": {"stt": {"hotwords": "mine"}}}
+    live = {"persona_name": "Theirs", "context": "c1", "layers": {"stt": {"hotwords": "x"}}}
+
+    assert carry_over(base, proposed, live) == {
+        "persona_name": "Mine",
+        "context": "c1",
+        "layers": {"stt": {"hotwords": "mine"}},
+    }
+
+
+def test_carry_over_creates_a_layer_that_live_lost() -> None:
+    from personas_app.patching import carry_over
+
+    base = {"layers": {"tts": {"tts_engine": "cartesia"}}}
+    proposed = {"layers": {"tts": {"tts_engine": "elevenlabs"}}}
+
+    assert carry_over(base, proposed, {"layers": {}}) == proposed
+
+
+@given(s.related_pairs())
+@settings(max_examples=100, deadline=None)
+def test_carry_over_onto_unchanged_live_gives_the_proposal(
+    pair: tuple[JSONObject, JSONObject],
+) -> None:
+    from personas_app.patching import carry_over
+
+    base, proposed = pair
+    assert canonical(without_read_only(carry_over(base, proposed, base))) == canonical(
+        without_read_only(proposed)
+    )

@@ -8,11 +8,14 @@ dashboard knows and records a "changed outside the dashboard" version when they 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.conf import settings
 
 from ..jsontypes import JSONObject, Op
 from ..models import AuditEvent, Outcome, Workspace
@@ -87,6 +90,29 @@ def persona_fetch(
     return Fetched(persona=persona, outside_change=outside)
 
 
+def _recorder(
+    *,
+    workspace: Workspace,
+    actor: AbstractBaseUser,
+    action: str,
+    request_id: str,
+    persona_id: str,
+    change_request_id: int | None,
+    note: str = "",
+) -> Callable[..., AuditEvent]:
+    """audit_record with what every record of one write shares filled in."""
+    return partial(
+        audit_record,
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        request_id=request_id,
+        persona_id=persona_id,
+        change_request_id=change_request_id,
+        note=note,
+    )
+
+
 def persona_create(
     *,
     workspace: Workspace,
@@ -99,37 +125,29 @@ def persona_create(
     """POST a new persona; returns its id. Audited whether it succeeds or fails."""
     payload = create_payload(document)
     client = tavus_client_for(workspace)
-    try:
-        created = client.create_persona(payload)
-    except TavusError as exc:
-        audit_record(
-            workspace=workspace,
-            actor=actor,
-            action=action,
-            request_id=request_id,
-            persona_name=_name(payload),
-            payload=payload,
-            error=exc,
-            change_request_id=change_request_id,
-        )
-        raise
-    persona_id = str(created.get("persona_id", ""))
-    after: JSONObject = {**payload, **created}
-    try:
-        after = client.get_persona(persona_id)
-    except TavusError:
-        pass  # the create succeeded; the snapshot falls back to what was sent
-    audit_record(
+    record = _recorder(
         workspace=workspace,
         actor=actor,
         action=action,
         request_id=request_id,
+        persona_id="",
+        change_request_id=change_request_id,
+    )
+    try:
+        created = client.create_persona(payload)
+    except TavusError as exc:
+        record(persona_name=_name(payload), payload=payload, error=exc)
+        raise
+    persona_id = str(created.get("persona_id", ""))
+    after: JSONObject = {**payload, **created}
+    with suppress(TavusError):  # the create succeeded; the snapshot falls back to what was sent
+        after = client.get_persona(persona_id)
+    record(
         persona_id=persona_id,
         persona_name=_name(after),
         payload=payload,
         after=after,
         http_status=200,
-        change_request_id=change_request_id,
     )
     return persona_id
 
@@ -160,40 +178,30 @@ def persona_apply_patch(
     if not ops:
         return PatchOutcome(changed=False, persona=before)
     client = client or tavus_client_for(workspace)
-    try:
-        changed = client.patch_persona(persona_id, ops)
-    except TavusError as exc:
-        audit_record(
-            workspace=workspace,
-            actor=actor,
-            action=action,
-            request_id=request_id,
-            persona_id=persona_id,
-            persona_name=_name(before),
-            payload=ops,
-            before=before,
-            error=exc,
-            note=note,
-            change_request_id=change_request_id,
-        )
-        raise
-    try:
-        after = client.get_persona(persona_id)
-    except TavusError:
-        after = apply_patch(copy.deepcopy(before), ops)
-    audit_record(
+    record = _recorder(
         workspace=workspace,
         actor=actor,
         action=action,
         request_id=request_id,
         persona_id=persona_id,
+        change_request_id=change_request_id,
+        note=note,
+    )
+    try:
+        changed = client.patch_persona(persona_id, ops)
+    except TavusError as exc:
+        record(persona_name=_name(before), payload=ops, before=before, error=exc)
+        raise
+    try:
+        after = client.get_persona(persona_id)
+    except TavusError:
+        after = apply_patch(copy.deepcopy(before), ops)
+    record(
         persona_name=_name(after),
         payload=ops,
         before=before,
         after=after,
         http_status=200 if changed else 304,
-        note=note,
-        change_request_id=change_request_id,
     )
     return PatchOutcome(changed=changed, persona=after)
 
@@ -208,32 +216,20 @@ def persona_delete(
     change_request_id: int | None = None,
 ) -> None:
     client = tavus_client_for(workspace)
-    try:
-        client.delete_persona(persona_id)
-    except TavusError as exc:
-        audit_record(
-            workspace=workspace,
-            actor=actor,
-            action="persona.deleted",
-            request_id=request_id,
-            persona_id=persona_id,
-            persona_name=_name(before),
-            before=before,
-            error=exc,
-            change_request_id=change_request_id,
-        )
-        raise
-    audit_record(
+    record = _recorder(
         workspace=workspace,
         actor=actor,
         action="persona.deleted",
         request_id=request_id,
         persona_id=persona_id,
-        persona_name=_name(before),
-        before=before,
-        http_status=204,
         change_request_id=change_request_id,
     )
+    try:
+        client.delete_persona(persona_id)
+    except TavusError as exc:
+        record(persona_name=_name(before), before=before, error=exc)
+        raise
+    record(persona_name=_name(before), before=before, http_status=204)
 
 
 def _picker_cache_key(workspace: Workspace, what: str) -> str:

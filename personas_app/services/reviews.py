@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from personas_app.crypto import seal, unseal
-from personas_app.jsontypes import JSON, JSONObject, Op, from_pointer, lookup, to_pointer
+from personas_app.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
 from personas_app.models import (
     ChangeKind,
     ChangeRequest,
@@ -36,7 +36,7 @@ from personas_app.models import (
     Workspace,
 )
 from personas_app.models.reviews import ApplyInProgress, InvalidTransition
-from personas_app.patching import minimal_patch, rebase
+from personas_app.patching import carry_over, minimal_patch, rebase
 from personas_app.permissions import Perm, role_can
 from personas_app.redaction import (
     SECRET_MARKER,
@@ -566,34 +566,6 @@ def change_request_close(
 # -- Three-way comparison ---------------------------------------------------------------------
 
 
-def _anchor(doc: JSONObject, path: tuple[str, ...]) -> tuple[str, ...]:
-    # As patching.rebase does: anything inside a list is anchored at the list (indices shift).
-    node: JSON = doc
-    for depth, segment in enumerate(path):
-        if isinstance(node, list):
-            return path[:depth]
-        if not isinstance(node, dict) or segment not in node:
-            return path
-        node = node[segment]
-    return path
-
-
-def _carried_over(base: JSONObject, proposed: JSONObject, live: JSONObject) -> JSONObject:
-    """The live persona with every edit of base -> proposed carried over (proposed wins)."""
-    result = copy.deepcopy(live)
-    for op in minimal_patch(base, proposed):
-        path = _anchor(base, from_pointer(str(op["path"])))
-        if not path:
-            continue
-        pointer = to_pointer(path)
-        found, value = lookup(proposed, path)
-        if found:
-            _set_at(result, pointer, copy.deepcopy(value))
-        else:
-            _remove_at(result, pointer)
-    return result
-
-
 def _changed_pointers(before: JSONObject, after: JSONObject) -> list[str]:
     return sorted({str(op.get("path", "")) for op in minimal_patch(before, after)})
 
@@ -846,7 +818,7 @@ def change_request_refresh_from_live(
         else:
             proposed = cr.proposed_document or {}
             conflicts = [c.pointer for c in rebase(base, proposed, live_redacted).conflicts]
-            new_proposed = _carried_over(base, proposed, live_redacted)
+            new_proposed = carry_over(base, proposed, live_redacted)
             pointers = sorted(p for p in secrets if lookup(new_proposed, from_pointer(p))[0])
             secrets = {p: secrets[p] for p in pointers}
             cr.proposed_document = _with_markers(new_proposed, pointers)

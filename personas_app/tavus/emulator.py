@@ -1198,10 +1198,23 @@ def _failure_answer(failure: _Failure) -> _Answer:
     return _Answer(failure.status, payload, headers=headers, raw=failure.raw_body)
 
 
+STATS_PATH = "/__emulator/stats"
+
+
+def _stats_answer(state: EmulatorState, api_key: str | None) -> _Answer:
+    """How many requests the emulator has logged, for a bench whose emulator runs in another
+    process. Needs the api key; it has no latency, and it is neither logged nor counted."""
+    if api_key is None or not hmac.compare_digest(api_key.encode(), state.api_key.encode()):
+        return _Answer(401, {"message": "Invalid access token"})
+    return _Answer(200, {"requests": state.count()})
+
+
 def make_app(state: EmulatorState) -> WSGIApplication:
     """The WSGI callable serving `state`."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == STATS_PATH and environ.get("REQUEST_METHOD") == "GET":
+            return _respond(start_response, _stats_answer(state, environ.get("HTTP_X_API_KEY")))
         call = _read_call(environ)
         generation, latency, hang, failure = state._begin(call.method)
         # Sleeps happen outside the lock so a slow request never blocks the others.

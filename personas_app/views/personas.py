@@ -32,7 +32,7 @@ from ..http import AppRequest, tavus_error_message
 from ..jsontypes import JSONObject
 from ..legacy import describe_migration, legacy_fields, migrate_legacy
 from ..models import ChangeRequest
-from ..patching import describe_changes, minimal_patch, rebase
+from ..patching import carry_over, describe_changes, minimal_patch, rebase
 from ..payloads import create_payload
 from ..redaction import redact, redact_ops
 from ..services.personas import (
@@ -524,7 +524,7 @@ def _apply_edit(
         live = client.get_persona(persona_id)
         result = rebase(base, doc, live)
         if result.conflicts:
-            merged = _take_mine(live, result, doc)
+            merged = carry_over(base, doc, live)
             editor = PersonaEditor(merged)
             context.update(_editor_context(request, editor, base_state=pack_state(live)))
             context.update(_preview_context(live, PersonaEditor(merged, None)))
@@ -558,31 +558,6 @@ def _apply_edit(
     else:
         messages.info(request, "Tavus already had these settings; nothing changed.")
     return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
-
-
-def _take_mine(live: JSONObject, result: Any, doc: JSONObject) -> JSONObject:
-    """Live persona with every field the user edited set to the user's value."""
-    from ..editor import get_pointer
-    from ..patching import apply_patch
-
-    merged = dict(live)
-    ops = []
-    for conflict in result.conflicts:
-        value = get_pointer(doc, conflict.pointer)
-        exists = get_pointer(live, conflict.pointer) is not None
-        if value is None:
-            if exists:
-                ops.append({"op": "remove", "path": conflict.pointer})
-        else:
-            ops.append(
-                {"op": "replace" if exists else "add", "path": conflict.pointer, "value": value}
-            )
-    if result.result is not None:
-        merged = result.result
-    try:
-        return apply_patch(merged, ops)
-    except Exception:
-        return doc
 
 
 @require_POST

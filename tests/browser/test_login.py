@@ -7,8 +7,8 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from personas_app.tavus.emulator import EmulatorState
-from tests.builders import PASSWORD, persona_doc
 from tests.browser.conftest import login
+from tests.builders import PASSWORD, persona_doc
 
 
 def test_login_shows_the_workspace_persona_list(
