@@ -63,6 +63,8 @@ __all__ = [
 TRUNCATE_AT = 160
 # Word diffs of huge texts are slow (difflib is quadratic at worst) and unreadable anyway.
 _TEXT_DIFF_MAX_WORDS = 4000
+# Below this share of words in common, two texts are shown side by side instead of inline.
+_TEXT_DIFF_MIN_SIMILARITY = 0.5
 _TEXT_DIFF_MIN_CHARS = 60
 
 
@@ -177,6 +179,9 @@ def text_diff(before: JSON, after: JSON) -> list[tuple[str, str]] | None:
             runs.append((kind, text))
 
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    # A rewrite reads better as before/after than as interleaved fragments of both.
+    if matcher.ratio() < _TEXT_DIFF_MIN_SIMILARITY:
+        return None
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             push("same", "".join(a[i1:i2]))

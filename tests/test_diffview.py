@@ -193,3 +193,24 @@ def test_secret_ops_already_shown_are_not_listed_twice() -> None:
     changes = with_secret_changes(describe_changes(before, after), ops)
 
     assert len(changes) == 1 and change_summary(changes[0]) == "set (hidden)"
+
+
+def test_a_rewritten_text_is_shown_before_and_after_not_interleaved() -> None:
+    from personas_app.diffview import text_diff
+
+    before = "Here are a few times that you have helped an individual make a breakthrough in..."
+    after = "Dana has coached 300 founders through their first fundraise and hiring."
+
+    assert text_diff(before, after) is None
+
+
+def test_a_small_edit_to_a_long_text_is_shown_inline() -> None:
+    from personas_app.diffview import text_diff
+
+    before = "You are a patient interviewer who asks one question at a time and listens carefully."
+    after = (
+        "You are a patient interviewer who asks one clear question at a time and listens carefully."
+    )
+
+    runs = text_diff(before, after)
+    assert runs is not None and ("added", "clear ") in runs
