@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.http import HttpRequest
 
 from .selectors import reviews_waiting_count, workspaces_for
@@ -18,7 +20,9 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "current_membership": membership,
     }
     if workspace is not None:
-        context["nav_reviews_waiting"] = reviews_waiting_count(
-            workspace=workspace, user=request.user
+        # A callable: templates call it only when they show the navigation, so htmx fragments
+        # (previews, rows) do not pay for the count.
+        context["nav_reviews_waiting"] = partial(
+            reviews_waiting_count, workspace=workspace, user=request.user
         )
     return context

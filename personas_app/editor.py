@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterable
 
 from .crypto import DecryptionError, seal_bytes, unseal_bytes
-from .jsontypes import JSON, JSONObject
+from .jsontypes import JSON, JSONObject, clone
 from .redaction import SECRET_MARKER, redact, secret_paths_present
 from .schema import Problem
 
@@ -92,7 +92,10 @@ def split_secrets(
 
 def drop_markers(doc: JSONObject) -> tuple[JSONObject, list[str]]:
     """Remove secret values that are only the redaction marker (e.g. in a duplicated persona)."""
-    result = copy.deepcopy(doc)
+    pointers = [p for p in secret_paths_present(doc) if get_pointer(doc, p) == SECRET_MARKER]
+    if not pointers:
+        return doc, []
+    result = clone(doc)
     dropped: list[str] = []
     for pointer in secret_paths_present(result):
         parts = pointer_parts(pointer)

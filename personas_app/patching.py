@@ -155,6 +155,8 @@ def _replace_whole_item(sub_ops: list[Op], new_item: JSON) -> bool:
 
 
 def _diff(path: Pointer, a: JSON, b: JSON, ops: list[Op]) -> None:
+    if a is b:
+        return  # the same object (editors share what they did not touch): nothing to compare
     kind = _kind(a)
     if kind != _kind(b):
         ops.append(_op("replace", path, b))
@@ -182,6 +184,8 @@ def _diff_object(
 
 
 def _diff_list(path: Pointer, a: list[JSON], b: list[JSON], ops: list[Op]) -> None:
+    if len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)):
+        return  # item by item the same objects: skip serialising them
     ka, kb = [_canon(v) for v in a], [_canon(v) for v in b]
     if ka == kb:
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 
-from .jsontypes import JSON, JSONObject, Op, Pointer, from_pointer, to_pointer
+from .jsontypes import JSON, JSONObject, Op, Pointer, clone, from_pointer, to_pointer
 
 __all__ = [
     "SECRET_KEY_CONTAINERS",
@@ -79,10 +79,10 @@ def is_secret_pointer(pointer: str) -> bool:
 
 def _masked(segments: Pointer, value: JSON) -> JSON:
     if _is_secret(segments):
-        return SECRET_MARKER if _has_value(value) else copy.deepcopy(value)
+        return SECRET_MARKER if _has_value(value) else clone(value)
     if isinstance(value, dict) and _may_hold_secret(segments):
         return {k: _masked((*segments, k), v) for k, v in value.items()}
-    return copy.deepcopy(value)
+    return clone(value)
 
 
 def redact_value(pointer: str, value: JSON) -> JSON:

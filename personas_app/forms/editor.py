@@ -7,7 +7,6 @@ live persona, a template, a duplicate or imported JSON) and only ever changes wh
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +57,7 @@ class PersonaEditor:
     """All forms of one persona document, bound or not."""
 
     def __init__(self, start: JSONObject, data: Mapping[str, Any] | None = None) -> None:
-        self.start = copy.deepcopy(start)
+        self.start = start  # read-only: forms copy only what they change
         self.bound = data is not None
         self.identity = IdentityForm.from_document(self.start, data)
         self.layer_forms: list[LayerForm] = [
@@ -137,6 +136,8 @@ class PersonaEditor:
         if self.headers.errors or self.extra_body.errors:
             return None
         doc = self.identity.to_fragment()
+        if isinstance(doc.get("layers"), dict):
+            doc["layers"] = dict(doc["layers"])  # shared with the start document until now
         for form in self.layer_forms:
             fragment = form.to_fragment()
             if form.key == "llm":

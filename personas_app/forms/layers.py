@@ -9,7 +9,6 @@ Persona rules are not here: schema.py and checks.py judge the composed document.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,11 +64,12 @@ def _has(doc: JSONObject, path: tuple[str, ...]) -> bool:
 
 
 def _set(doc: JSONObject, path: tuple[str, ...], value: JSON) -> None:
+    # Nested objects are copied on the way down: `doc` is a shallow copy sharing them with the base.
     node = doc
     for key in path[:-1]:
         child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
+        child = dict(child) if isinstance(child, dict) else {}
+        node[key] = child
         node = child
     node[path[-1]] = value
 
@@ -80,7 +80,8 @@ def _remove(doc: JSONObject, path: tuple[str, ...]) -> None:
     for key in path[:-1]:
         child = node.get(key)
         if not isinstance(child, dict):
-            return
+            return  # nothing there to remove
+        node[key] = child = dict(child)  # copy on write, as in _set
         parents.append(node)
         node = child
     node.pop(path[-1], None)
@@ -177,7 +178,8 @@ class LayerForm(forms.Form):
     def __init__(
         self, data: Mapping[str, Any] | None = None, *, base: JSONObject | None, **kwargs: Any
     ) -> None:
-        self.base: JSONObject = copy.deepcopy(base) if isinstance(base, dict) else {}
+        # Read-only: to_fragment() copies only what it changes, so large personas stay cheap.
+        self.base: JSONObject = base if isinstance(base, dict) else {}
         self.base_present = isinstance(base, dict)
         kwargs.setdefault("prefix", self.key)
         initial = {s.name: to_form_value(s, _get(self.base, s.path)) for s in self.SPECS}
@@ -222,7 +224,7 @@ class LayerForm(forms.Form):
 
     def to_fragment(self) -> JSONObject:
         """The edited layer: the original with only the fields the user changed applied."""
-        result = copy.deepcopy(self.base)
+        result = dict(self.base)
         for spec in self.SPECS:
             posted = self.cleaned_data.get(spec.name)
             if spec.kind == "secret":

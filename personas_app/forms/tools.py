@@ -9,13 +9,12 @@ open, switch mode) come from a submit button named `editor_action`, so everythin
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..jsontypes import JSON, JSONObject
+from ..jsontypes import JSON, JSONObject, clone
 from ..redaction import SECRET_MARKER
 
 PARAM_TYPES = ("string", "number", "integer", "boolean", "array", "object")
@@ -90,28 +89,36 @@ class ToolState:
     orig: int | None
     mode: str  # collapsed | rows | json
     json_text: str = ""
+    # A collapsed tool that is still the original travels as its index only; this is that tool.
+    value: JSON = None
     name: str = ""
     description: str = ""
     params: list[ParamRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def _function(self) -> JSONObject:
+        value = self.value
+        if value is None:
+            try:
+                value = json.loads(self.json_text)
+            except ValueError:
+                return {}
+        function = value.get("function") if isinstance(value, dict) else None
+        return function if isinstance(function, dict) else {}
+
     @property
     def summary_name(self) -> str:
-        if self.mode == "rows":
-            return self.name
-        try:
-            return str(json.loads(self.json_text).get("function", {}).get("name", ""))
-        except (ValueError, AttributeError):
-            return ""
+        return self.name if self.mode == "rows" else str(self._function().get("name", ""))
 
     @property
     def summary_description(self) -> str:
         if self.mode == "rows":
             return self.description
-        try:
-            return str(json.loads(self.json_text).get("function", {}).get("description", ""))
-        except (ValueError, AttributeError):
-            return ""
+        return str(self._function().get("description", ""))
+
+    def text(self) -> str:
+        """The tool as JSON text (for the JSON editor)."""
+        return _dump(self.value) if self.value is not None else self.json_text
 
 
 def _dump(tool: JSON) -> str:
@@ -132,14 +139,13 @@ class ToolsEditor:
     ) -> None:
         self.prefix, self.label, self.help_text = prefix, label, help_text
         self.base_present = base_tools is not None
-        self.base: list[JSON] = copy.deepcopy(base_tools) if isinstance(base_tools, list) else []
+        self.base: list[JSON] = base_tools if isinstance(base_tools, list) else []  # read-only
         self.form_errors: list[str] = []
         if data is not None and f"{prefix}-count" in data:
             self.tools = self._parse(data)
         else:
             self.tools = [
-                ToolState(orig=i, mode="collapsed", json_text=_dump(t))
-                for i, t in enumerate(self.base)
+                ToolState(orig=i, mode="collapsed", value=t) for i, t in enumerate(self.base)
             ]
 
     # -- reading what was posted ---------------------------------------------------------------
@@ -185,6 +191,8 @@ class ToolsEditor:
                         params=params,
                     )
                 )
+            elif mode == "collapsed" and f"{key}-json" not in data and orig is not None:
+                tools.append(ToolState(orig=orig, mode="collapsed", value=self.base[orig]))
             else:
                 tools.append(
                     ToolState(
@@ -236,7 +244,7 @@ class ToolsEditor:
         if tool.mode == "rows":
             return
         try:
-            value = json.loads(tool.json_text)
+            value = tool.value if tool.value is not None else json.loads(tool.json_text)
         except ValueError as exc:
             tool.mode, tool.errors = "json", [f"This is not valid JSON ({exc}). Fix it first."]
             return
@@ -258,7 +266,7 @@ class ToolsEditor:
                 "edit it as JSON so nothing is lost."
             ]
             return
-        tool.mode, tool.errors = "rows", []
+        tool.mode, tool.errors, tool.value = "rows", [], None
         tool.name = str(function.get("name", ""))
         tool.description = str(function.get("description", ""))
         tool.params = rows
@@ -266,7 +274,7 @@ class ToolsEditor:
     def _to_json(self, tool: ToolState) -> None:
         if tool.mode != "rows":
             if tool.mode == "collapsed":
-                tool.mode = "json"
+                tool.json_text, tool.value, tool.mode = tool.text(), None, "json"
             return
         built = self._build(tool)
         if built is not None:
@@ -275,6 +283,8 @@ class ToolsEditor:
     # -- building the tool list ------------------------------------------------------------------
     def _build(self, tool: ToolState) -> JSONObject | None:
         if tool.mode != "rows":
+            if tool.value is not None:
+                return tool.value  # type: ignore[return-value]
             try:
                 value = json.loads(tool.json_text)
             except ValueError as exc:
@@ -301,8 +311,8 @@ class ToolsEditor:
                 and _rows_from_parameters(base_function.get("parameters")) == tool.params
             )
             if unchanged:
-                return copy.deepcopy(base)
-            result = copy.deepcopy(base)
+                return base  # unchanged: the original object, exactly
+            result = clone(base)
         else:
             result = {"type": "function", "function": {}}
             base_function = {}
@@ -353,7 +363,7 @@ class KeyValueRows:
     ) -> None:
         self.prefix, self.label, self.help_text = prefix, label, help_text
         self.secret_values, self.skip_keys = secret_values, skip_keys
-        self.base: JSONObject = copy.deepcopy(base) if isinstance(base, dict) else {}
+        self.base: JSONObject = base if isinstance(base, dict) else {}  # read-only
         self.errors: list[str] = []
         self.extra_rows = 0
         if data is not None and f"{prefix}-present" in data:
@@ -405,12 +415,12 @@ class KeyValueRows:
                 if text and text != SECRET_MARKER:
                     result[key] = text
                 elif orig in self.base:
-                    result[key] = copy.deepcopy(old)
+                    result[key] = old
                 else:
                     self.errors.append(f"Enter a value for “{key}”.")
                 continue
             if orig in self.base and text == self._show(old):
-                result[key] = copy.deepcopy(old)
+                result[key] = old
                 continue
             try:
                 result[key] = json.loads(text) if text.strip() else ""

@@ -238,10 +238,10 @@ def _preview_context(base: JSONObject | None, editor: PersonaEditor) -> dict[str
         shown = json.dumps(redact(payload), indent=2, ensure_ascii=False)
         context.update(payload_json=shown, dropped_secrets=dropped, payload_bytes=len(shown))
     else:
-        ops = minimal_patch(base, doc)
+        shown_ops = redact_ops(minimal_patch(base, doc))
         context.update(
-            ops=redact_ops(ops),
-            ops_json=json.dumps(redact_ops(ops), indent=2, ensure_ascii=False),
+            ops=shown_ops,
+            ops_json=json.dumps(shown_ops, indent=2, ensure_ascii=False),
             changes=group_changes(describe_changes(base, doc)),
         )
     return context

@@ -446,3 +446,64 @@ def test_voice_settings_follow_the_chosen_engine(
     assert '<details class="group" open><summary>ElevenLabs voice settings' in elevenlabs
     assert '<details class="group" ><summary>Cartesia voice settings' in elevenlabs
     assert _patches(tavus) == []
+
+
+def test_a_tool_edited_then_folded_keeps_the_edit(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    opened = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:0:edit"}),
+    ).content.decode()
+    folded = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(
+            form_data(opened),
+            {
+                "llm-tools-0-description": "Weather for a city",
+                "editor_action": "llm-tools:0:collapse",
+            },
+        ),
+    ).content.decode()
+    assert "Weather for a city" in folded
+
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/", with_values(form_data(folded), {"submit": "apply"})
+    )
+
+    assert _patches(tavus) == [
+        [
+            {
+                "op": "replace",
+                "path": "/layers/llm/tools/0/function/description",
+                "value": "Weather for a city",
+            }
+        ]
+    ]
+
+
+def test_moving_a_tool_keeps_both_tools_intact(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = seed("create_raven1_openapi")
+    doc["layers"]["llm"]["tools"].append(
+        {"type": "function", "function": {"name": "second_tool", "description": "Second"}}
+    )
+    persona_id = tavus.put_persona(doc)
+    data = _open_editor(bob_client, persona_id)
+    moved = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:1:up"}),
+    ).content.decode()
+
+    bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/", with_values(form_data(moved), {"submit": "apply"})
+    )
+
+    names = [t["function"]["name"] for t in tavus.personas[persona_id]["layers"]["llm"]["tools"]]
+    assert names == ["second_tool", "get_current_weather"]
+    assert (
+        tavus.personas[persona_id]["layers"]["llm"]["tools"][1] == doc["layers"]["llm"]["tools"][0]
+    )
