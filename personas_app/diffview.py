@@ -210,11 +210,44 @@ def _leaves(doc: JSONObject) -> list[tuple[str, JSON]]:
     return found
 
 
-def document_summary(doc: JSONObject) -> list[tuple[str, list[tuple[str, Shown]]]]:
-    """Every setting of a persona snapshot, by editor section, values shown as on a page."""
+def _tool_line(tool: JSON) -> str | None:
+    """One function tool in plain words: name(param: type; …) — description."""
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict):
+        return None
+    params = function.get("parameters")
+    props = params.get("properties") if isinstance(params, dict) else None
+    required = params.get("required") if isinstance(params, dict) else None
+    required = required if isinstance(required, list) else []
+    parts = [
+        f"{name}: {spec.get('type', 'any') if isinstance(spec, dict) else 'any'}"
+        + ("" if name in required else ", optional")
+        for name, spec in (props.items() if isinstance(props, dict) else [])
+    ]
+    description = function.get("description")
+    line = f"{function.get('name', '(no name)')}({'; '.join(parts)})"
+    return f"{line} — {description}" if isinstance(description, str) and description else line
+
+
+def _shown_for_summary(pointer: str, value: JSON) -> Shown:
+    # A list of function tools reads better as one line per tool than as JSON.
+    if isinstance(value, list) and value:
+        lines = [_tool_line(tool) for tool in value]
+        if all(lines):
+            return Shown(text=lines[0] or "", lines=[str(line) for line in lines])
+    return show_value(value, pointer=pointer)
+
+
+def document_summary(
+    doc: JSONObject, *, redacted: bool = False
+) -> list[tuple[str, list[tuple[str, Shown]]]]:
+    """Every setting of a persona snapshot, by editor section, values shown as on a page.
+
+    Tool lists read one line per tool. Pass redacted=True when `doc` is already redacted.
+    """
     grouped: dict[str, list[tuple[str, Shown]]] = {}
-    for pointer, value in _leaves(redact(doc)):
+    for pointer, value in _leaves(doc if redacted else redact(doc)):
         grouped.setdefault(layer_for(pointer).key, []).append(
-            (label_for(pointer), show_value(value, pointer=pointer))
+            (label_for(pointer), _shown_for_summary(pointer, value))
         )
     return [(layer.title, grouped[layer.key]) for layer in LAYERS if layer.key in grouped]

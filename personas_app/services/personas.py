@@ -44,16 +44,21 @@ def last_known_version(*, workspace: Workspace, persona_id: str) -> AuditEvent |
 
 
 def persona_observe(
-    *, workspace: Workspace, persona: JSONObject, request_id: str = ""
+    *,
+    workspace: Workspace,
+    persona: JSONObject,
+    request_id: str = "",
+    seen: JSONObject | None = None,
 ) -> AuditEvent | None:
     """Record a version when a fetched persona differs from the last one the dashboard knows.
 
     Returns the new record ("changed outside" or "first seen"), or None when nothing changed.
+    `seen` is redact(persona) when the caller already has it.
     """
     persona_id = str(persona.get("persona_id", ""))
     if not persona_id:
         return None
-    seen = redact(persona)
+    seen = seen if seen is not None else redact(persona)
     last = last_known_version(workspace=workspace, persona_id=persona_id)
     if last is not None and last.after == seen:
         return None
@@ -73,6 +78,7 @@ def persona_observe(
 class Fetched:
     persona: JSONObject
     outside_change: AuditEvent | None
+    redacted: JSONObject  # the persona with secrets masked, for pages
 
 
 def persona_fetch(
@@ -85,9 +91,12 @@ def persona_fetch(
     """GET one persona (one upstream request) and note any change made outside the dashboard."""
     client = client or tavus_client_for(workspace)
     persona = client.get_persona(persona_id)
-    event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
+    redacted = redact(persona)
+    event = persona_observe(
+        workspace=workspace, persona=persona, request_id=request_id, seen=redacted
+    )
     outside = event if event is not None and event.action == "persona.changed_outside" else None
-    return Fetched(persona=persona, outside_change=outside)
+    return Fetched(persona=persona, outside_change=outside, redacted=redacted)
 
 
 def _recorder(

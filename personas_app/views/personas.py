@@ -16,7 +16,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..diffview import Shown, document_summary, group_changes
+from ..checks import persona_warnings
+from ..diffview import document_summary, group_changes
 from ..editor import (
     EditorStateError,
     drop_markers,
@@ -136,57 +137,27 @@ def _fetch_or_message(request: AppRequest, persona_id: str) -> tuple[JSONObject 
     return fetched.persona, fetched.outside_change, ""
 
 
-def _tool_line(tool: object) -> str | None:
-    """One tool in plain words: name(param: type, …) — description."""
-    function = tool.get("function") if isinstance(tool, dict) else None
-    if not isinstance(function, dict):
-        return None
-    params = function.get("parameters")
-    props = params.get("properties", {}) if isinstance(params, dict) else {}
-    required = params.get("required", []) if isinstance(params, dict) else []
-    parts = []
-    for name, spec in props.items() if isinstance(props, dict) else []:
-        kind = spec.get("type", "any") if isinstance(spec, dict) else "any"
-        parts.append(f"{name}: {kind}{'' if name in required else ', optional'}")
-    description = function.get("description", "")
-    return f"{function.get('name', '(no name)')}({'; '.join(parts)})" + (
-        f" — {description}" if description else ""
-    )
-
-
-def _readable_sections(shown_doc: JSONObject) -> list[tuple[str, list[tuple[str, Shown]]]]:
-    """document_summary, with tool lists as one line per tool instead of JSON."""
-    sections = document_summary(shown_doc)
-    for _, rows in sections:
-        for index, (label, shown) in enumerate(rows):
-            if not shown.is_block:
-                continue
-            try:
-                value = json.loads(shown.full or shown.text)
-            except ValueError:
-                continue
-            lines = [_tool_line(t) for t in value] if isinstance(value, list) else [None]
-            if lines and all(lines):
-                rows[index] = (label, Shown(text=lines[0] or "", lines=[str(x) for x in lines]))
-    return sections
-
-
 @require_GET
 def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
-    persona, outside_change, error = _fetch_or_message(request, persona_id)
+    try:
+        fetched = persona_fetch(
+            workspace=request.workspace, persona_id=persona_id, request_id=request.request_id
+        )
+    except (TavusError, NoActiveKey) as exc:
+        fetched, error = None, tavus_error_message(exc)
+    else:
+        error = ""
     context: dict[str, Any] = {
         "nav_section": "personas",
         "persona_id": persona_id,
         "tavus_error": error,
     }
-    if persona is not None:
-        from ..checks import persona_warnings
-
-        shown = redact(persona)
+    if fetched is not None:
+        persona, shown, outside_change = fetched.persona, fetched.redacted, fetched.outside_change
         context.update(
             persona=persona,
             persona_name=_persona_name(persona),
-            sections=_readable_sections(shown),
+            sections=document_summary(shown, redacted=True),
             raw_json=json.dumps(shown, indent=2, ensure_ascii=False),
             legacy=legacy_fields(persona),
             warnings=persona_warnings(persona),
