@@ -7,8 +7,13 @@ from datetime import UTC, datetime
 from django import forms, template
 from django.forms import BoundField
 from django.forms.utils import flatatt
+from django.template import Context
+from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
+
+from ..forms.tools import PARAM_TYPES, ToolsEditor, ToolState
 
 register = template.Library()
 
@@ -84,3 +89,77 @@ def editor_field(field: BoundField) -> SafeString:
         help_text,
         error_list,
     )
+
+
+def _collapsed_tool(tool: ToolState, i: int, p: str, first: bool, last: bool) -> SafeString:
+    def button(verb: str, label: str, title: str = "") -> SafeString:
+        title_attr = format_html(' title="{}"', title) if title else ""
+        return format_html(
+            '<button type="submit" name="editor_action" value="{}:{}:{}"{}>{}</button>',
+            p,
+            i,
+            verb,
+            title_attr,
+            label,
+        )
+
+    hidden_json = (
+        format_html('<input type="hidden" name="{}-{}-json" value="{}">', p, i, tool.json_text)
+        if tool.value is None
+        else ""
+    )
+    errors = (
+        format_html(
+            '<ul class="errorlist">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((e,) for e in tool.errors)),
+        )
+        if tool.errors
+        else ""
+    )
+    return format_html(
+        '<div class="tool{}" id="{}-{}"><input type="hidden" name="{}-{}-orig" value="{}">'
+        '<input type="hidden" name="{}-{}-mode" value="collapsed">{}'
+        '<div class="toolbar"><strong class="mono">{}</strong> <span class="muted small">{}</span>'
+        '<span class="spacer"></span>{}{}{}{}</div>{}</div>\n',
+        " field-error" if tool.errors else "",
+        p,
+        i,
+        p,
+        i,
+        "" if tool.orig is None else tool.orig,
+        p,
+        i,
+        hidden_json,
+        tool.summary_name or "(no name)",
+        Truncator(tool.summary_description).chars(90),
+        button("edit", "Edit"),
+        "" if first else button("up", "↑", "Move up"),
+        "" if last else button("down", "↓", "Move down"),
+        button("remove", "Remove"),
+        errors,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def tool_items(context: Context, ed: ToolsEditor) -> SafeString:
+    """Every tool of a tools editor. Folded tools (nearly all of them, on large personas) are
+    rendered here; an open tool uses personas/_tool_open.html."""
+    count = len(ed.tools)
+    parts: list[str] = []
+    for i, tool in enumerate(ed.tools):
+        if tool.mode == "collapsed":
+            parts.append(_collapsed_tool(tool, i, ed.prefix, i == 0, i == count - 1))
+        else:
+            parts.append(
+                render_to_string(
+                    "personas/_tool_open.html",
+                    {
+                        "tool": tool,
+                        "i": i,
+                        "p": ed.prefix,
+                        "number": i + 1,
+                        "param_types": PARAM_TYPES,
+                    },
+                )
+            )
+    return mark_safe("".join(parts))  # noqa: S308 - every part above is built with format_html or a template
