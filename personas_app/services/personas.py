@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -43,6 +43,23 @@ def last_known_version(*, workspace: Workspace, persona_id: str) -> AuditEvent |
     )
 
 
+def _same_stamp(*, workspace: Workspace, persona_id: str, persona: JSONObject) -> bool:
+    """True when the last known version has this persona's updated_at (Tavus moves it on every
+    change), read without loading the whole snapshot. Without a stamp, compare in full."""
+    stamp = persona.get("updated_at")
+    if not isinstance(stamp, str) or not stamp:
+        return False
+    known = (
+        AuditEvent.objects.filter(
+            workspace=workspace, persona_id=persona_id, outcome=Outcome.OK, after__isnull=False
+        )
+        .order_by("-id")
+        .values_list("after__updated_at", flat=True)
+        .first()
+    )
+    return known == stamp
+
+
 def persona_observe(
     *,
     workspace: Workspace,
@@ -57,6 +74,8 @@ def persona_observe(
     """
     persona_id = str(persona.get("persona_id", ""))
     if not persona_id:
+        return None
+    if _same_stamp(workspace=workspace, persona_id=persona_id, persona=persona):
         return None
     seen = seen if seen is not None else redact(persona)
     last = last_known_version(workspace=workspace, persona_id=persona_id)
@@ -78,7 +97,11 @@ def persona_observe(
 class Fetched:
     persona: JSONObject
     outside_change: AuditEvent | None
-    redacted: JSONObject  # the persona with secrets masked, for pages
+
+    @cached_property
+    def redacted(self) -> JSONObject:
+        """The persona with secrets masked, for pages (computed when first asked for)."""
+        return redact(self.persona)
 
 
 def persona_fetch(
@@ -91,12 +114,9 @@ def persona_fetch(
     """GET one persona (one upstream request) and note any change made outside the dashboard."""
     client = client or tavus_client_for(workspace)
     persona = client.get_persona(persona_id)
-    redacted = redact(persona)
-    event = persona_observe(
-        workspace=workspace, persona=persona, request_id=request_id, seen=redacted
-    )
+    event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
     outside = event if event is not None and event.action == "persona.changed_outside" else None
-    return Fetched(persona=persona, outside_change=outside, redacted=redacted)
+    return Fetched(persona=persona, outside_change=outside)
 
 
 def _recorder(
