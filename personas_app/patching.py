@@ -297,6 +297,8 @@ class _Describer:
         )
 
     def diff(self, path: Pointer, a: JSON, b: JSON, skip: frozenset[str] = frozenset()) -> None:
+        if a is b:
+            return  # the same object: unchanged (see _diff)
         if _kind(a) != _kind(b):
             self.add(path, a, b, "changed")
         elif isinstance(a, dict) and isinstance(b, dict):
@@ -316,6 +318,8 @@ class _Describer:
             self.add(path, a, b, "changed")
 
     def diff_list(self, path: Pointer, a: list[JSON], b: list[JSON]) -> None:
+        if len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)):
+            return
         ka, kb = [_canon(v) for v in a], [_canon(v) for v in b]
         if ka == kb:
             return

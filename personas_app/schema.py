@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,13 +112,54 @@ def _inline_refs(node: JSON, defs: JSONObject) -> JSON:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
+def _compiled() -> JSONObject:
     schema = persona_schema()
     defs = schema.get("$defs", {})
     assert isinstance(defs, dict)
     compiled = _inline_refs({k: v for k, v in schema.items() if k != "$defs"}, defs)
+    assert isinstance(compiled, dict)
+    return compiled
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
     # No check_schema() here: it costs ~100 ms per process; tests/test_schema.py runs it.
-    return Draft202012Validator(compiled)
+    return Draft202012Validator(_compiled())
+
+
+# Keywords that judge keys the "properties" keyword does not list; an object schema holding one
+# cannot be split into "the object itself" plus "each property" without changing its meaning.
+_WHOLE_OBJECT_KEYWORDS = frozenset(
+    {"additionalProperties", "patternProperties", "unevaluatedProperties", "propertyNames"}
+)
+
+
+@functools.cache
+def _split_validators(
+    path: tuple[str, ...],
+) -> tuple[Draft202012Validator, dict[str, Draft202012Validator]] | None:
+    """(validator of the object at `path` without its properties, {property: its validator}), or
+    None when that object's schema cannot be split (then the whole document is validated at once)."""
+    node: JSON = _compiled()
+    for key in path:
+        properties = node.get("properties") if isinstance(node, dict) else None
+        node = properties.get(key) if isinstance(properties, dict) else None
+    if not isinstance(node, dict) or _WHOLE_OBJECT_KEYWORDS & set(node):
+        return None
+    properties = node.get("properties")
+    shell = {k: v for k, v in node.items() if k != "properties"}
+    validators = {
+        name: Draft202012Validator(schema)
+        for name, schema in (properties.items() if isinstance(properties, dict) else [])
+        if isinstance(schema, dict)
+    }
+    return Draft202012Validator(shell), validators
+
+
+def _errors(
+    validator: Draft202012Validator, value: JSON, prefix: tuple[str | int, ...]
+) -> list[Problem]:
+    return [p for error in validator.iter_errors(value) for p in _problems_from(error, prefix)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,8 +432,8 @@ def _tool_problems(doc: JSONObject) -> Iterator[Problem]:
 _NOT_AN_OBJECT = "A persona must be a group of settings (a JSON object)."
 
 
-def persona_problems(doc: JSONObject) -> list[Problem]:
-    """Every error in `doc`: schema errors and custom rules, in plain language, ordered by path."""
+def _whole_document_problems(doc: JSONObject) -> list[Problem]:
+    """The reference: the whole document through one validator (persona_problems must agree)."""
     if not isinstance(doc, dict):
         return [Problem((), _NOT_AN_OBJECT)]
     found: list[Problem] = []
@@ -398,6 +441,57 @@ def persona_problems(doc: JSONObject) -> list[Problem]:
         found.extend(_problems_from(error))
     found.extend(_system_prompt_problems(doc))
     found.extend(_tool_problems(doc))
+    return sorted_problems(found)
+
+
+# Problems of one layer, by (layer key, the layer as canonical JSON). While someone types in one
+# field, the other layers (a large tool list above all) are answered from here.
+_LAYER_CACHE: OrderedDict[tuple[str, str], tuple[Problem, ...]] = OrderedDict()
+_LAYER_CACHE_SIZE = 128
+_layer_cache_lock = threading.Lock()
+
+
+def _layer_problems(
+    key: str, layer: JSON, validator: Draft202012Validator | None
+) -> tuple[Problem, ...]:
+    cache_key = (key, json.dumps(layer, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+    with _layer_cache_lock:
+        cached = _LAYER_CACHE.get(cache_key)
+        if cached is not None:
+            _LAYER_CACHE.move_to_end(cache_key)
+            return cached
+    found = _errors(validator, layer, ("layers", key)) if validator is not None else []
+    found += _tool_problems({"layers": {key: layer}})
+    result = tuple(found)
+    with _layer_cache_lock:
+        _LAYER_CACHE[cache_key] = result
+        while len(_LAYER_CACHE) > _LAYER_CACHE_SIZE:
+            _LAYER_CACHE.popitem(last=False)
+    return result
+
+
+def persona_problems(doc: JSONObject) -> list[Problem]:
+    """Every error in `doc`: schema errors and custom rules, in plain language, ordered by path.
+
+    The document is checked field by field and layer by layer (the schema has no rule spanning
+    two of them), so unchanged layers are answered from a small cache; the result is the same as
+    validating the whole document at once.
+    """
+    top = _split_validators(())
+    layers_split = _split_validators(("layers",))
+    if not isinstance(doc, dict) or top is None or layers_split is None:
+        return _whole_document_problems(doc)
+    shell, validators = top
+    found = _errors(shell, doc, ())
+    for key, value in doc.items():
+        if key == "layers" and isinstance(value, dict):
+            layers_shell, layer_validators = layers_split
+            found += _errors(layers_shell, value, ("layers",))
+            for layer_key, layer in value.items():
+                found += _layer_problems(layer_key, layer, layer_validators.get(layer_key))
+        elif key in validators:
+            found += _errors(validators[key], value, (key,))
+    found.extend(_system_prompt_problems(doc))
     return sorted_problems(found)
 
 

@@ -21,6 +21,7 @@ from personas_app.schema import (
     persona_schema,
     validate_persona,
 )
+from tests import strategies as s
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
 
@@ -350,3 +351,30 @@ def test_fast_meta_check_covers_the_seed_tools() -> None:
             for key in ("tools", "visual_tools", "audio_tools", "perception_tools"):
                 for item in layer.get(key, []):
                     assert _plainly_valid(copy.deepcopy(item["function"]["parameters"]))
+
+
+@given(s.related_pairs())
+@settings(max_examples=150, deadline=None)
+def test_layer_by_layer_checking_agrees_with_the_whole_document(pair: tuple[dict, dict]) -> None:
+    from personas_app.schema import _whole_document_problems
+
+    for doc in pair:
+        assert persona_problems(doc) == _whole_document_problems(doc)
+
+
+def test_layer_by_layer_checking_agrees_on_broken_documents() -> None:
+    from personas_app.schema import _whole_document_problems
+
+    broken = seed("create_life_coach.json")
+    broken["pipeline_mode"] = "sideways"
+    broken["layers"]["llm"]["tools"][0]["function"]["name"] = "bad name"
+    broken["layers"]["tts"]["tts_engine"] = 7
+    broken["layers"]["stt"] = "not an object"
+    broken["layers"]["perception"]["perception_tools"].append(
+        broken["layers"]["perception"]["perception_tools"][0]
+    )
+    broken["system_prompt"] = ""
+
+    first = persona_problems(broken)
+    assert first == _whole_document_problems(broken)
+    assert persona_problems(broken) == first  # and again, from the cache
