@@ -5,6 +5,7 @@ Pure module: imports only the standard library (no Django, no jsonschema, no I/O
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import TypeAlias
 
@@ -64,3 +65,29 @@ def clone(value: JSON) -> JSON:
     if isinstance(value, list):
         return [clone(v) for v in value]
     return value
+
+
+def dumps_readable(value: JSON, *, depth: int = 4, indent: int = 2) -> str:
+    """JSON indented for the first `depth` levels, deeper values on one line each.
+
+    json.dumps(indent=...) runs Python's slow pure-Python encoder; here the outer levels are
+    indented in Python and everything deeper goes through the fast C encoder, so an 88 KB persona
+    prints in a fraction of the time and still reads level by level (one tool per line).
+    """
+    return "".join(_readable(value, depth, indent, 0))
+
+
+def _readable(value: JSON, depth: int, indent: int, level: int) -> list[str]:
+    if depth <= 0 or not isinstance(value, dict | list) or not value:
+        return [json.dumps(value, ensure_ascii=False)]
+    pad, inner = " " * (indent * level), " " * (indent * (level + 1))
+    parts: list[str] = ["{\n" if isinstance(value, dict) else "[\n"]
+    items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+    for position, (key, item) in enumerate(items):
+        parts.append(inner)
+        if isinstance(value, dict):
+            parts.append(json.dumps(key, ensure_ascii=False) + ": ")
+        parts += _readable(item, depth - 1, indent, level + 1)
+        parts.append(",\n" if position < len(items) - 1 else "\n")
+    parts.append(pad + ("}" if isinstance(value, dict) else "]"))
+    return parts

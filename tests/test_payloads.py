@@ -96,3 +96,20 @@ def test_payload_never_holds_empty_values_or_read_only_fields(doc: JSONObject) -
     assert not _has_empty(payload)
     assert not READ_ONLY_FIELDS & payload.keys()
     assert json.dumps(doc, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+def test_readable_json_is_the_same_json_indented_at_the_top() -> None:
+    import json
+
+    from personas_app.jsontypes import dumps_readable
+
+    doc = {
+        "a": [1, {"b": [True, None, 1.5, "x/y"]}],
+        "layers": {"llm": {"tools": [{"k": "é"}]}},
+        "e": {},
+    }
+
+    text = dumps_readable(doc, depth=2)
+
+    assert json.loads(text) == doc
+    assert text.startswith('{\n  "a": [\n    1,\n    {"b": [true, null, 1.5, "x/y"]}')

@@ -30,12 +30,12 @@ from ..forms.editor import PersonaEditor
 from ..forms.layers import LLM_MODELS
 from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
-from ..jsontypes import JSONObject
+from ..jsontypes import JSONObject, dumps_readable
 from ..legacy import describe_migration, legacy_fields, migrate_legacy
 from ..models import ChangeRequest
 from ..patching import carry_over, describe_changes, minimal_patch, rebase
 from ..payloads import create_payload
-from ..redaction import redact, redact_ops
+from ..redaction import redact, redact_ops, secret_paths_present
 from ..services.personas import (
     documents_for_picker,
     persona_apply_patch,
@@ -158,7 +158,7 @@ def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpRespo
             persona=persona,
             persona_name=_persona_name(persona),
             sections=document_summary(shown, redacted=True),
-            raw_json=json.dumps(shown, indent=2, ensure_ascii=False),
+            raw_json=dumps_readable(shown, depth=5),
             legacy=legacy_fields(persona),
             warnings=persona_warnings(persona),
             outside_change=outside_change,
@@ -206,13 +206,16 @@ def _preview_context(base: JSONObject | None, editor: PersonaEditor) -> dict[str
     )
     if base is None:
         payload, dropped = drop_markers(create_payload(doc))
-        shown = json.dumps(redact(payload), indent=2, ensure_ascii=False)
+        # redact() copies the whole payload; only pay for it when there is a secret to hide.
+        shown = dumps_readable(
+            redact(payload) if secret_paths_present(payload) else payload, depth=5
+        )
         context.update(payload_json=shown, dropped_secrets=dropped, payload_bytes=len(shown))
     else:
         shown_ops = redact_ops(minimal_patch(base, doc))
         context.update(
             ops=shown_ops,
-            ops_json=json.dumps(shown_ops, indent=2, ensure_ascii=False),
+            ops_json=dumps_readable(shown_ops, depth=3),
             changes=group_changes(describe_changes(base, doc)),
         )
     return context
