@@ -157,6 +157,9 @@ if os.environ.get("CACHE_URL", "").startswith("redis://"):
         "LOCATION": os.environ["CACHE_URL"],
     }
 
+# Sessions live in the database (they survive restarts) and are read through the cache.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # --- Tavus -----------------------------------------------------------------------------------------
 TAVUS_API_BASE_URL = os.environ.get("TAVUS_API_BASE_URL", "https://tavusapi.com").rstrip("/")
 TAVUS_TIMEOUT_CONNECT = float(os.environ.get("TAVUS_TIMEOUT_CONNECT", "3.05"))

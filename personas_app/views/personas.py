@@ -90,8 +90,11 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
     def page_url(n: int) -> str:
         return "?" + urlencode({"type": persona_type, "q": query, "page": n})
 
+    # One reverse() for every row's link instead of one per row.
+    detail_prefix = reverse("personas:persona_detail", args=[slug, "-"])[:-2]
     context.update(
         personas=rows,
+        detail_prefix=detail_prefix,
         total=total,
         page_label=f"Page {page} of {pages}",
         page_prev_url=page_url(page - 1) if page > 1 else "",
