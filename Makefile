@@ -60,9 +60,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## bench: the performance benchmark (prints a table, writes bench/results.json)
+## bench: the performance benchmark (prints a table, writes bench/results.json); on PostgreSQL:
+##        make bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/ps_bench (a throwaway database is used)
 bench: $(STAMP)
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/run.py $(if $(DATABASE_URL),--database-url "$(DATABASE_URL)") $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

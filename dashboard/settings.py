@@ -157,8 +157,15 @@ if os.environ.get("CACHE_URL", "").startswith("redis://"):
         "LOCATION": os.environ["CACHE_URL"],
     }
 
-# Sessions live in the database (they survive restarts) and are read through the cache.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in the database (they survive restarts). They are read through the cache only when
+# the cache is shared (Redis): with the per-process LocMemCache, a session logged out in one gunicorn
+# worker would stay valid in the others' caches until it expires. The cache saves one query a
+# request (under 1 ms in `make bench`).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "django.contrib.sessions.backends.db"
+)
 
 # --- Tavus -----------------------------------------------------------------------------------------
 TAVUS_API_BASE_URL = os.environ.get("TAVUS_API_BASE_URL", "https://tavusapi.com").rstrip("/")

@@ -1,0 +1,359 @@
+"""Seed a fresh, migrated database for the benchmark (import only after django.setup()).
+
+The workspace, its admin and key, the personas on the emulator, a run of real versions of the large
+persona and a change request go through the app's own services. The bulk of the audit log (1 000 000
+records by default) is inserted directly, as fast as each database allows: one executemany in one
+transaction on SQLite; COPY FROM STDIN on PostgreSQL (faster here than INSERT ... SELECT
+generate_series, kept as BENCH_PG_SEED=series). Bulk rows look like real ones (versions with
+snapshots, failed edits, conversations, reviews), ids grow with time, and they are spread evenly
+over `personas` persona ids, the large persona's among them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+
+from personas_app.jsontypes import Op
+from personas_app.models import AuditEvent, Workspace
+from personas_app.redaction import redact
+from personas_app.services.personas import persona_apply_patch, persona_fetch
+from personas_app.services.workspaces import api_key_add, workspace_create
+from personas_app.tavus import TavusClient
+
+from . import docs
+
+ADMIN = "bench-admin"
+PASSWORD = "bench-password-" + secrets.token_hex(8)
+SLUG = "bench"
+LARGE_VERSIONS = 30  # real versions of the large persona, newest in the log (history page)
+
+_TABLE = AuditEvent._meta.db_table
+_COLUMNS = (
+    "workspace_id",
+    "created_at",
+    "request_id",
+    "actor_id",
+    "actor_name",
+    "action",
+    "outcome",
+    "persona_id",
+    "persona_name",
+    "target",
+    "http_status",
+    "error_message",
+    "payload",
+    "before",
+    "after",
+    "note",
+    "change_request_id",
+)
+_ACTORS = ("alice", "bob", "carol", "dave", "erin")
+_ERROR = "Tavus refused the change: layers.llm.model must be a string"
+
+
+@dataclass
+class Seeded:
+    """What the measuring side needs to know about the seeded data."""
+
+    username: str
+    password: str
+    slug: str
+    large_id: str
+    small_id: str
+    large_doc: dict[str, Any]
+    persona_ids: list[str]
+    change_request_id: int | None
+    audit_rows: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# -- Bulk rows ---------------------------------------------------------------------------------
+# kind = (n // personas) % 10 decides what a row is; n % personas decides its persona.
+# 0-2 patched (a version), 3 changed outside (a version), 4 failed edit, 5/6 conversation,
+# 7 review created, 8 approved, 9 commented.
+
+
+def _templates() -> dict[str, str]:
+    snap = docs.compact_persona("__PID__", 0)
+    snap["system_prompt"] = "You help customers of Acme with their orders (revision __REV__)."
+    ops = [{"op": "replace", "path": "/system_prompt", "value": snap["system_prompt"]}]
+    dump = json.dumps
+    return {
+        "snap": dump(snap, separators=(",", ":")),
+        "ops": dump(ops, separators=(",", ":")),
+        "conv": dump({"conversation_id": "c__REV__", "test_mode": False}),
+    }
+
+
+def _bulk_rows_python(
+    *, workspace_id: int, persona_ids: list[str], rows: int, start: datetime, step_us: int
+) -> Iterator[tuple[Any, ...]]:
+    t = _templates()
+    count = len(persona_ids)
+    names = [f"Persona {pid}" for pid in persona_ids]
+    for n in range(rows):
+        p, version = n % count, n // count
+        kind = version % 10
+        pid, rev = persona_ids[p], str(version)
+        stamp = (start + timedelta(microseconds=n * step_us)).strftime("%Y-%m-%d %H:%M:%S.%f")
+        actor = _ACTORS[n % len(_ACTORS)]
+        payload = before = after = None
+        action, outcome, status, error, note, target = "persona.patched", "ok", None, "", "", ""
+        if kind <= 3:
+            after = t["snap"].replace("__PID__", pid).replace("__REV__", rev)
+            if kind == 3:
+                action, actor = "persona.changed_outside", "system"
+            else:
+                payload, status = t["ops"].replace("__REV__", rev), 200
+        elif kind == 4:
+            outcome, status, error = "error", 400, _ERROR
+            payload = t["ops"].replace("__REV__", rev)
+            before = t["snap"].replace("__PID__", pid).replace("__REV__", str(version - 1))
+        elif kind in (5, 6):
+            action = "conversation.started" if kind == 5 else "conversation.ended"
+            payload, target = t["conv"].replace("__REV__", rev), f"c{rev}"
+        else:
+            action = ("review.created", "review.approved", "review.commented")[kind - 7]
+            note = "Please check the wording." if kind == 9 else ""
+        yield (
+            workspace_id,
+            stamp,
+            f"{n:032x}",
+            None,
+            actor,
+            action,
+            outcome,
+            pid,
+            names[p],
+            target,
+            status,
+            error,
+            payload,
+            before,
+            after,
+            note,
+            None,
+        )
+
+
+def _insert_sqlite(**kwargs: Any) -> None:
+    columns = ", ".join(f'"{c}"' for c in _COLUMNS)
+    marks = ", ".join("?" for _ in _COLUMNS)
+    sql = f'INSERT INTO "{_TABLE}" ({columns}) VALUES ({marks})'
+    connection.ensure_connection()
+    raw = connection.connection
+    # A 256 MB page cache keeps the five audit indexes in memory while they grow (this
+    # connection only; the served database is not tuned).
+    raw.execute("PRAGMA cache_size = -262144")
+    with transaction.atomic():
+        raw.executemany(sql, _bulk_rows_python(**kwargs))
+    raw.execute("PRAGMA cache_size = -2000")
+
+
+_PG_SQL = """
+INSERT INTO {table} ({columns})
+SELECT %(ws)s,
+       %(start)s::timestamptz + (n::bigint * %(step)s) * interval '1 microsecond',
+       lpad(to_hex(n), 32, '0'),
+       NULL,
+       CASE WHEN k = 3 THEN 'system' ELSE (%(actors)s::text[])[n %% 5 + 1] END,
+       CASE WHEN k <= 2 OR k = 4 THEN 'persona.patched'
+            WHEN k = 3 THEN 'persona.changed_outside'
+            WHEN k = 5 THEN 'conversation.started'
+            WHEN k = 6 THEN 'conversation.ended'
+            WHEN k = 7 THEN 'review.created'
+            WHEN k = 8 THEN 'review.approved'
+            ELSE 'review.commented' END,
+       CASE WHEN k = 4 THEN 'error' ELSE 'ok' END,
+       pid,
+       'Persona ' || pid,
+       CASE WHEN k IN (5, 6) THEN 'c' || v ELSE '' END,
+       CASE WHEN k <= 2 THEN 200 WHEN k = 4 THEN 400 END,
+       CASE WHEN k = 4 THEN %(error)s ELSE '' END,
+       CASE WHEN k <= 2 OR k = 4 THEN replace(%(ops)s, '__REV__', v::text)::jsonb
+            WHEN k IN (5, 6) THEN replace(%(conv)s, '__REV__', v::text)::jsonb END,
+       CASE WHEN k = 4 THEN replace(replace(%(snap)s, '__PID__', pid), '__REV__', (v - 1)::text)::jsonb END,
+       CASE WHEN k <= 3 THEN replace(replace(%(snap)s, '__PID__', pid), '__REV__', v::text)::jsonb END,
+       CASE WHEN k = 9 THEN 'Please check the wording.' ELSE '' END,
+       NULL
+FROM (
+    SELECT n, n / %(count)s AS v, (n / %(count)s) %% 10 AS k,
+           (%(pids)s::text[])[n %% %(count)s + 1] AS pid
+    FROM generate_series(0, %(rows)s - 1) AS n
+) AS s
+"""
+
+
+def _insert_postgres(
+    *, workspace_id: int, persona_ids: list[str], rows: int, start: datetime, step_us: int
+) -> None:
+    t = _templates()
+    sql = _PG_SQL.format(table=_TABLE, columns=", ".join(f'"{c}"' for c in _COLUMNS))
+    params: dict[str, Any] = {
+        "ws": workspace_id,
+        "start": start,
+        "step": step_us,
+        "actors": list(_ACTORS),
+        "error": _ERROR,
+        "ops": t["ops"],
+        "conv": t["conv"],
+        "snap": t["snap"],
+        "pids": persona_ids,
+        "count": len(persona_ids),
+        "rows": rows,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    with connection.cursor() as cursor:
+        # What autovacuum would do within a minute of such an insert: planner statistics and the
+        # visibility map, so the numbers do not depend on when the daemon happens to run.
+        cursor.execute(f'VACUUM ANALYZE "{_TABLE}"')
+
+
+def _insert_postgres_copy(**kwargs: Any) -> None:
+    """The COPY alternative (rows built in Python, streamed with COPY FROM STDIN)."""
+    columns = ", ".join(f'"{c}"' for c in _COLUMNS)
+    connection.ensure_connection()
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f'COPY "{_TABLE}" ({columns}) FROM STDIN') as copy,
+    ):
+        for row in _bulk_rows_python(**kwargs):
+            copy.write_row(row)
+    with connection.cursor() as cursor:
+        cursor.execute(f'VACUUM ANALYZE "{_TABLE}"')
+
+
+def audit_bulk_insert(*, workspace: Workspace, persona_ids: list[str], rows: int) -> None:
+    """`rows` audit records over the past year, oldest first, spread evenly over `persona_ids`."""
+    if rows <= 0:
+        return
+    now = datetime.now(UTC)
+    start = now - timedelta(days=365)
+    step_us = max(1, int((now - start - timedelta(minutes=5)).total_seconds() * 1e6) // rows)
+    kwargs: dict[str, Any] = {
+        "workspace_id": workspace.pk,
+        "persona_ids": persona_ids,
+        "rows": rows,
+        "start": start,
+        "step_us": step_us,
+    }
+    if connection.vendor == "postgresql" and os.environ.get("BENCH_PG_SEED") == "series":
+        _insert_postgres(**kwargs)
+    elif connection.vendor == "postgresql":
+        # COPY won, back to back with VACUUM ANALYZE: 300 000 rows 13.1 s against 18.8 s for
+        # INSERT ... SELECT generate_series, 1 000 000 rows 40.3 s against 43.4 s.
+        _insert_postgres_copy(**kwargs)
+    else:
+        _insert_sqlite(**kwargs)
+
+
+# -- Everything else, through the app's services -----------------------------------------------
+
+
+def _large_versions(
+    *, workspace: Workspace, persona_id: str, actor: Any, client: TavusClient, count: int
+) -> dict[str, Any]:
+    """`count` one-field edits of the large persona through persona_apply_patch (real versions)."""
+    live = persona_fetch(workspace=workspace, persona_id=persona_id, client=client).persona
+    for n in range(count):
+        path = f"/layers/llm/tools/{n % 50}/function/description"
+        value = f"Look up record kind {n % 50}; revised wording number {n + 1}."
+        if n % 3 == 1:
+            path, value = "/context", f"Customers call about orders and returns (revision {n + 1})."
+        ops: list[Op] = [{"op": "replace", "path": path, "value": value}]
+        live = persona_apply_patch(
+            workspace=workspace,
+            persona_id=persona_id,
+            ops=ops,
+            before=live,
+            actor=actor,
+            client=client,
+        ).persona
+    return live
+
+
+def _change_request(
+    *, workspace: Workspace, actor: Any, persona_id: str, live: dict[str, Any]
+) -> int | None:
+    try:
+        from personas_app.services.reviews import change_request_create
+    except ImportError:
+        return None
+    proposed = json.loads(json.dumps(live))
+    proposed["context"] = "Customers call about orders, returns, repairs and product questions."
+    change = change_request_create(
+        workspace=workspace,
+        actor=actor,
+        kind="edit",
+        title="Mention repairs in the context",
+        description="Support now handles repairs too.",
+        persona_id=persona_id,
+        persona_name=str(live.get("persona_name", "")),
+        base=redact(live),
+        proposed=redact(proposed),
+        submit=True,
+    )
+    return int(change.pk)
+
+
+def seed_all(*, emulator_url: str, api_key: str, audit_rows: int, personas: int) -> Seeded:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    admin = User.objects.create_user(ADMIN, "bench@example.com", PASSWORD)
+    workspace = workspace_create(
+        name="Bench", slug=SLUG, base_url=emulator_url, created_by=admin, api_key=None
+    )
+    client = TavusClient(api_key, emulator_url, timeout=(3.05, 30))
+    large_doc = docs.large_persona()
+    large_id = str(client.create_persona(large_doc)["persona_id"])
+    small_id = str(client.create_persona(docs.small_persona())["persona_id"])
+    timings["setup_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    persona_ids = [large_id] + [f"pb{n:09x}" for n in range(1, max(1, personas))]
+    audit_bulk_insert(workspace=workspace, persona_ids=persona_ids, rows=audit_rows)
+    timings["audit_insert_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    # After the bulk rows, so ids keep growing with time.
+    api_key_add(workspace=workspace, label="bench", secret=api_key, actor=admin, activate=True)
+    live = _large_versions(
+        workspace=workspace, persona_id=large_id, actor=admin, client=client, count=LARGE_VERSIONS
+    )
+    cr_id = _change_request(workspace=workspace, actor=admin, persona_id=large_id, live=live)
+    timings["versions_and_review_s"] = time.perf_counter() - t0
+    client.close()
+    return Seeded(
+        username=ADMIN,
+        password=PASSWORD,
+        slug=SLUG,
+        large_id=large_id,
+        small_id=small_id,
+        large_doc=live,
+        persona_ids=persona_ids,
+        change_request_id=cr_id,
+        audit_rows=audit_rows,
+        timings=timings,
+    )
+
+
+def deep_cursor(*, slug: str, persona_id: str, depth: float = 0.9) -> int:
+    """An id `depth` of the way down one persona's records (newest first): a deep `before` cursor."""
+    ids = list(
+        AuditEvent.objects.filter(workspace__slug=slug, persona_id=persona_id)
+        .order_by("-id")
+        .values_list("id", flat=True)
+    )
+    return ids[min(len(ids) - 1, int(len(ids) * depth))] if ids else 1
