@@ -76,6 +76,12 @@ class AuditEvent(models.Model):
                 fields=["workspace", "actor_name", "action", "-id"], name="audit_ws_actor_action_id"
             ),
             models.Index(fields=["workspace", "created_at"], name="audit_ws_time"),
+            # A change request's own history (review page); partial: most rows have none.
+            models.Index(
+                fields=["workspace", "change_request_id", "id"],
+                name="audit_ws_cr_id",
+                condition=models.Q(change_request_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
