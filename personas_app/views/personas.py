@@ -140,6 +140,12 @@ def _fetch_or_message(request: AppRequest, persona_id: str) -> tuple[JSONObject 
     return fetched.persona, fetched.outside_change, ""
 
 
+def _persona_page(request: AppRequest, persona_id: str) -> tuple[JSONObject | None, dict[str, Any]]:
+    """The live persona (None when Tavus failed) and the context every persona page starts from."""
+    persona, _, error = _fetch_or_message(request, persona_id)
+    return persona, {"nav_section": "personas", "persona_id": persona_id, "tavus_error": error}
+
+
 @require_GET
 def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
     try:
@@ -548,12 +554,7 @@ def persona_edit_preview(request: AppRequest, slug: str, persona_id: str) -> Htt
 
 @require_http_methods(["GET", "POST"])
 def persona_migrate_legacy(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
-    persona, _, error = _fetch_or_message(request, persona_id)
-    context: dict[str, Any] = {
-        "nav_section": "personas",
-        "persona_id": persona_id,
-        "tavus_error": error,
-    }
+    persona, context = _persona_page(request, persona_id)
     if persona is None:
         return render(request, "personas/migrate_legacy.html", context)
     migrated = migrate_legacy(persona)
@@ -596,12 +597,7 @@ def persona_migrate_legacy(request: AppRequest, slug: str, persona_id: str) -> H
 
 @require_http_methods(["GET", "POST"])
 def persona_delete(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
-    persona, _, error = _fetch_or_message(request, persona_id)
-    context: dict[str, Any] = {
-        "nav_section": "personas",
-        "persona_id": persona_id,
-        "tavus_error": error,
-    }
+    persona, context = _persona_page(request, persona_id)
     if persona is None:
         return render(request, "personas/delete.html", context)
     name = _persona_name(persona)
