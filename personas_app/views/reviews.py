@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,14 +28,14 @@ from personas_app.checks import persona_warnings
 from personas_app.diffview import Shown, group_changes, show_value
 from personas_app.forms.reviews import ChangeDetailsForm, CommentForm, DecisionForm
 from personas_app.http import AppRequest, tavus_error_message
-from personas_app.jsontypes import JSONObject, Op, from_pointer, lookup
+from personas_app.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
 from personas_app.layers import label_for, layer_for
 from personas_app.models import ChangeKind, ChangeRequest, ChangeStatus, ReviewDecision
 from personas_app.models.reviews import InvalidTransition
 from personas_app.patching import Change, Conflict, describe_changes, rebase
 from personas_app.permissions import Perm, role_can
 from personas_app.redaction import SECRET_MARKER, redact_ops
-from personas_app.schema import persona_problems
+from personas_app.schema import Problem, persona_problems
 from personas_app.selectors import (
     REVIEW_TABS,
     change_request_history,
@@ -54,8 +55,10 @@ _DETAIL = "reviews/detail.html"
 QUEUE_PAGE_SIZE = 25
 
 
-def _change_request(request: AppRequest, cr_id: int) -> ChangeRequest:
-    change_request = change_request_in(workspace=request.workspace, cr_id=cr_id)
+def _change_request(request: AppRequest, cr_id: int, *, documents: bool = True) -> ChangeRequest:
+    change_request = change_request_in(
+        workspace=request.workspace, cr_id=cr_id, documents=documents
+    )
     if change_request is None:
         raise Http404("No such change request in this workspace.")
     return change_request
@@ -100,6 +103,12 @@ def review_queue(request: AppRequest, slug: str) -> HttpResponse:
 # -- Detail ---------------------------------------------------------------------------------------
 
 
+# Op values longer than this (as compact JSON) show a short form; the whole value is one click
+# away (?show_op=<index>, or the op_value fragment with htmx). A 20 000-character prompt or a
+# 50-tool list would otherwise fill the table.
+OP_VALUE_SHORT = 240
+
+
 @dataclass(frozen=True)
 class OpRow:
     """One operation of the patch as reviewers see it (secret values masked)."""
@@ -108,33 +117,56 @@ class OpRow:
     op: Op
     label: str
     layer_title: str
-    value_json: str
+    value_json: str  # indented JSON of the whole value; "" when only the short form is shown
+    value_short: str  # compact JSON, cut at OP_VALUE_SHORT characters
+    value_size: str  # "20,000 characters", "50 items"... for the "show the whole value" link
     has_value: bool
     is_secret: bool
     comments: list[object]
 
 
-def _op_rows(change_request: ChangeRequest, comments_by_op: dict[int, list[object]]) -> list[OpRow]:
-    rows = []
-    for index, op in enumerate(redact_ops(list(change_request.ops or []))):
-        path = str(op.get("path", ""))
-        value = op.get("value")
-        is_secret = value == SECRET_MARKER
-        rows.append(
-            OpRow(
-                index=index,
-                op=op,
-                label=label_for(path),
-                layer_title=layer_for(path).title,
-                value_json="changed (hidden)"
-                if is_secret
-                else json.dumps(value, indent=2, ensure_ascii=False),
-                has_value="value" in op,
-                is_secret=is_secret,
-                comments=comments_by_op.get(index, []),
-            )
-        )
-    return rows
+def _value_size(value: JSON, compact: str) -> str:
+    """How big a value is, in words: "20,000 characters", "50 items, 64,000 characters"."""
+    if isinstance(value, str):
+        return f"{len(value):,} characters"
+    size = f"{len(compact):,} characters"
+    if isinstance(value, list | dict):
+        noun = "item" if isinstance(value, list) else "setting"
+        return f"{len(value):,} {noun}{'s' if len(value) != 1 else ''}, {size}"
+    return size
+
+
+def _op_row(index: int, op: Op, comments: list[object], *, expanded: bool) -> OpRow:
+    path = str(op.get("path", ""))
+    value = op.get("value")
+    is_secret = value == SECRET_MARKER
+    compact = "" if is_secret else json.dumps(value, ensure_ascii=False)
+    is_long = len(compact) > OP_VALUE_SHORT
+    show_all = not is_secret and (expanded or not is_long)
+    return OpRow(
+        index=index,
+        op=op,
+        label=label_for(path),
+        layer_title=layer_for(path).title,
+        value_json=json.dumps(value, indent=2, ensure_ascii=False) if show_all else "",
+        value_short=compact[:OP_VALUE_SHORT].rstrip() + "…" if is_long else compact,
+        value_size=_value_size(value, compact) if is_long else "",
+        has_value="value" in op,
+        is_secret=is_secret,
+        comments=comments,
+    )
+
+
+def _op_rows(
+    change_request: ChangeRequest,
+    comments_by_op: dict[int, list[object]],
+    *,
+    show_op: int | None = None,
+) -> list[OpRow]:
+    return [
+        _op_row(index, op, comments_by_op.get(index, []), expanded=index == show_op)
+        for index, op in enumerate(redact_ops(list(change_request.ops or [])))
+    ]
 
 
 def _secret_changes(change_request: ChangeRequest, shown: list[Change]) -> list[Change]:
@@ -160,6 +192,13 @@ def _secret_changes(change_request: ChangeRequest, shown: list[Change]) -> list[
             )
         )
     return rows
+
+
+def _read_documents(change_request: ChangeRequest) -> None:
+    """Read both documents in one query if the change request was loaded without them."""
+    deferred = change_request.get_deferred_fields() & {"base_document", "proposed_document"}
+    if deferred:
+        change_request.refresh_from_db(fields=sorted(deferred))
 
 
 def _diff_groups(change_request: ChangeRequest) -> list[tuple[str, list[Change]]]:
@@ -200,6 +239,7 @@ def _conflicts(change_request: ChangeRequest) -> list[Conflict]:
     event = change_request_last_conflict(change_request=change_request)
     if event is None or not isinstance(event.after, dict):
         return []
+    _read_documents(change_request)
     base: JSONObject = change_request.base_document or {}
     live: JSONObject = event.after
     if change_request.kind == ChangeKind.DELETE:
@@ -269,11 +309,43 @@ def _editor_url(change_request: ChangeRequest) -> str:
     )
 
 
-def _checks(change_request: ChangeRequest) -> tuple[list[object], list[object]]:
+def _checks(change_request: ChangeRequest) -> tuple[list[Problem], list[Problem]]:
     proposed = change_request.proposed_document
     if not isinstance(proposed, dict):
         return [], []
     return list(persona_warnings(proposed)), list(persona_problems(proposed))
+
+
+@dataclass(frozen=True)
+class Content:
+    """What one version of a change shows that depends only on its documents and secrets."""
+
+    groups: list[tuple[str, list[Change]]]
+    warnings: list[Problem]
+    problems: list[Problem]
+
+
+# Every save of a change request moves updated_at (auto_now), and the documents and secrets
+# change only through a full save, so (id, updated_at) names one version of them. The entry holds
+# redacted values only (secrets read "changed (hidden)").
+CONTENT_CACHE_SECONDS = 3600
+
+
+def _content(change_request: ChangeRequest) -> Content:
+    """The per-layer diff and the checks of this version of the change, computed once.
+
+    Reading two large documents, diffing and validating them is most of the page's work; the
+    page is read many times (each reviewer, every htmx refresh) between two versions.
+    """
+    key = f"review-content:1:{change_request.pk}:{change_request.updated_at.isoformat()}"
+    content = cache.get(key)
+    if isinstance(content, Content):
+        return content
+    _read_documents(change_request)
+    warnings, problems = _checks(change_request)
+    content = Content(_diff_groups(change_request), warnings, problems)
+    cache.set(key, content, CONTENT_CACHE_SECONDS)
+    return content
 
 
 def _detail_context(
@@ -284,9 +356,10 @@ def _detail_context(
     for comment in comments:
         if comment.op_index is not None:
             comments_by_op.setdefault(comment.op_index, []).append(comment)
-    warnings, problems = _checks(change_request)
+    content = _content(change_request)
     conflicts = _conflicts(change_request)
     workspace = request.workspace
+    detail_url = _detail_url(change_request)
     context: dict[str, object] = {
         "nav_section": "reviews",
         "cr": change_request,
@@ -295,11 +368,13 @@ def _detail_context(
         "approvals": change_request.approval_count(),
         "approvals_needed": max(1, workspace.approvals_required),
         "requires_approval": workspace.requires_approval,
-        "groups": _diff_groups(change_request),
-        "op_rows": _op_rows(change_request, comments_by_op),
+        "groups": content.groups,
+        "op_rows": _op_rows(
+            change_request, comments_by_op, show_op=_int_or_none(request.GET.get("show_op"))
+        ),
         "general_comments": [c for c in comments if c.op_index is None],
-        "warnings": warnings,
-        "problems": problems,
+        "warnings": content.warnings,
+        "problems": content.problems,
         "conflict_rows": _conflict_rows(conflicts),
         "conflicts": conflicts,
         "before_label": "Before" if change_request.kind != ChangeKind.CREATE else "(new)",
@@ -308,7 +383,8 @@ def _detail_context(
             for event in change_request_history(change_request=change_request)
         ],
         "editor_url": _editor_url(change_request),
-        "detail_url": _detail_url(change_request),
+        "detail_url": detail_url,
+        "comment_url": reverse("personas:review_comment", args=[workspace.slug, change_request.pk]),
         "comment_form": CommentForm(),
         "decision_form": DecisionForm(),
         "comment_op": _int_or_none(request.GET.get("comment_op")),
@@ -329,9 +405,22 @@ def _int_or_none(raw: str | None) -> int | None:
 _PARTS = {"state", "discussion"}
 
 
+def _op_value(request: AppRequest, change_request: ChangeRequest) -> HttpResponse:
+    """htmx: the whole value of one operation (the table shows long values cut short)."""
+    index = _int_or_none(request.GET.get("show_op"))
+    ops = list(change_request.ops or [])
+    if index is None or not 0 <= index < len(ops):
+        raise Http404("That operation is not part of this change any more.")
+    row = _op_row(index, redact_ops([ops[index]])[0], [], expanded=True)
+    return render(request, f"{_DETAIL}#op-value", {"row": row})
+
+
 @require_GET
 def review_detail(request: AppRequest, slug: str, cr_id: int) -> HttpResponse:
-    change_request = _change_request(request, cr_id)
+    # The documents are read only when the cached diff and checks miss (or for a conflict).
+    change_request = _change_request(request, cr_id, documents=False)
+    if request.htmx and request.GET.get("part") == "op_value":
+        return _op_value(request, change_request)
     context = _detail_context(request, change_request)
     part = request.GET.get("part", "")
     if request.htmx and part in _PARTS:

@@ -5,14 +5,19 @@ every transition view, with and without htmx, and the plain 403s for what a role
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from personas_app.models import AuditEvent, ChangeRequest, ChangeStatus, Comment, Role, Workspace
 from personas_app.redaction import SECRET_MARKER, redact
 from personas_app.services import reviews as service
+from personas_app.services.audit import audit_record
 from personas_app.services.workspaces import tavus_client_for
 from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_member, make_user, persona_doc
@@ -217,6 +222,28 @@ def test_navigation_counts_changes_waiting_for_the_reviewer(
     page = erin_client.get("/w/acme/reviews/").content.decode()
 
     assert '<span class="badge" title="Waiting for you">1</span>' in page
+
+
+def test_navigation_counts_own_changes_to_act_on_and_others_only_for_reviewers(
+    bob_client: Client,
+    erin_client: Client,
+    workspace: Workspace,
+    alice: Any,
+    bob: Any,
+    erin: Any,
+    persona_id: str,
+) -> None:
+    sent_back = _propose(workspace, bob, persona_id)
+    service.change_request_request_changes(change_request=sent_back, actor=erin, comment="Why?")
+    _propose(workspace, alice, persona_id)
+
+    for_bob = bob_client.get("/w/acme/reviews/").content.decode()
+    for_erin = erin_client.get("/w/acme/reviews/").content.decode()
+
+    # bob (editor): his change sent back; alice's open change is not his to review.
+    assert '<span class="badge" title="Waiting for you">1</span>' in for_bob
+    # erin (reviewer): alice's open change; bob's is back with bob.
+    assert '<span class="badge" title="Waiting for you">1</span>' in for_erin
 
 
 # -- Detail page ---------------------------------------------------------------------------------
@@ -695,3 +722,175 @@ def test_detail_of_a_deletion_warns_and_applies(
     assert "<strong>deletes</strong>" in page
     assert "was deleted in Tavus" in response.content.decode()
     assert persona_id not in tavus.personas
+
+
+# -- Long values, and a page whose cost does not grow with its content ---------------------------
+
+LONG_PROMPT = "Answer briefly and kindly. " * 100
+
+
+def _long_prompt(doc: dict[str, Any]) -> None:
+    doc["system_prompt"] = LONG_PROMPT
+    doc["context"] = "Short context."
+
+
+def _op_cell(page: str, index: int) -> str:
+    return page.split(f'id="op-value-{index}"')[1].split("</td>")[0]
+
+
+def test_long_op_value_shows_a_short_form_and_a_link_to_the_whole(
+    erin_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    cr = _propose(workspace, bob, persona_id, change=_long_prompt)
+    index = next(i for i, op in enumerate(cr.ops) if op["path"] == "/system_prompt")
+
+    page = erin_client.get(_url(cr)).content.decode()
+
+    cell = _op_cell(page, index)
+    assert LONG_PROMPT not in cell and "Answer briefly and kindly." in cell
+    assert f"Show the whole value ({len(LONG_PROMPT):,} characters)" in cell
+    assert f'href="{_url(cr)}?show_op={index}#op-{index}"' in cell
+    assert "Short context." in _op_cell(page, 1 - index)
+
+
+def test_show_op_without_js_shows_the_whole_value(
+    erin_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    cr = _propose(workspace, bob, persona_id, change=_long_prompt)
+    index = next(i for i, op in enumerate(cr.ops) if op["path"] == "/system_prompt")
+
+    page = erin_client.get(_url(cr) + f"?show_op={index}").content.decode()
+
+    assert LONG_PROMPT in _op_cell(page, index)
+
+
+def test_whole_op_value_with_htmx_is_a_fragment(
+    erin_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    cr = _propose(workspace, bob, persona_id, change=_long_prompt)
+    index = next(i for i, op in enumerate(cr.ops) if op["path"] == "/system_prompt")
+
+    body = erin_client.get(_url(cr) + f"?part=op_value&show_op={index}", **HTMX).content.decode()
+
+    assert body.startswith('<pre class="op-value">') and LONG_PROMPT in body
+    assert "<html" not in body
+
+
+def test_whole_value_of_a_missing_op_is_404(
+    erin_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    cr = _propose(workspace, bob, persona_id)
+
+    response = erin_client.get(_url(cr) + "?part=op_value&show_op=7", **HTMX)
+
+    assert response.status_code == 404
+
+
+def test_whole_op_value_never_shows_a_secret(
+    erin_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["layers"]["llm"] = {
+            "model": "m",
+            "base_url": "https://llm.example.com/" + "v1/" * 100,
+            "api_key": SECRET_MARKER,
+        }
+
+    cr = _propose(
+        workspace, bob, persona_id, change=change, secrets={"/layers/llm/api_key": SECRET}
+    )
+
+    bodies = [
+        erin_client.get(_url(cr) + f"?part=op_value&show_op={i}", **HTMX).content.decode()
+        for i in range(len(cr.ops))
+    ]
+
+    assert all(SECRET not in body for body in bodies)
+    assert any("changed (hidden)" in body or SECRET_MARKER in body for body in bodies)
+
+
+def test_page_queries_do_not_grow_with_operations_and_comments(
+    erin_client: Client, workspace: Workspace, bob: Any, erin: Any, persona_id: str
+) -> None:
+    small = _propose(workspace, bob, persona_id, title="One field")
+
+    def many(doc: dict[str, Any]) -> None:
+        doc["system_prompt"] = "Short and kind."
+        doc["context"] = "Acme sells garden tools and repairs them."
+        doc["layers"]["llm"]["model"] = "tavus-gpt-4o"
+        doc["layers"]["stt"]["hotwords"] = "Acme, trowel, rake"
+        doc["layers"]["conversational_flow"]["turn_taking_patience"] = "high"
+
+    big = _propose(workspace, bob, persona_id, change=many, title="Five fields")
+    for index in range(len(big.ops)):
+        service.change_request_comment(
+            change_request=big, actor=erin, body=f"About {index}", op_index=index
+        )
+    service.change_request_comment(change_request=big, actor=bob, body="Overall")
+
+    with CaptureQueriesContext(connection) as for_small:
+        erin_client.get(_url(small))
+    with CaptureQueriesContext(connection) as for_big:
+        page = erin_client.get(_url(big)).content.decode()
+
+    assert len(big.ops) == 5 and page.count('class="comment small"') == 5
+    assert len(for_big.captured_queries) == len(for_small.captured_queries)
+
+
+def test_history_lists_only_this_changes_records(
+    erin_client: Client, workspace: Workspace, bob: Any, erin: Any, persona_id: str
+) -> None:
+    first = _propose(workspace, bob, persona_id, title="First")
+    second = _propose(workspace, bob, persona_id, title="Second")
+    service.change_request_comment(change_request=second, actor=erin, body="Only on the second")
+
+    page = erin_client.get(_url(first)).content.decode()
+
+    history = page.split('id="history"')[1]
+    assert "review.created" in history and "review.submitted" in history
+    assert "Only on the second" not in page
+
+
+def test_history_keeps_records_of_a_server_whose_clock_is_behind(
+    erin_client: Client, workspace: Workspace, bob: Any, erin: Any, persona_id: str
+) -> None:
+    now = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=now - timedelta(hours=1)):
+        audit_record(workspace=workspace, actor=bob, action="member.added", target="older")
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        cr = _propose(workspace, bob, persona_id)
+    with mock.patch("django.utils.timezone.now", return_value=now - timedelta(minutes=1)):
+        service.change_request_comment(change_request=cr, actor=erin, body="From a slow clock")
+
+    page = erin_client.get(_url(cr)).content.decode()
+
+    history = page.split('id="history"')[1]
+    assert "review.created" in history and "From a slow clock" in history
+
+
+def test_page_shows_a_new_version_of_the_change_at_once(
+    bob_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    cr = _propose(workspace, bob, persona_id)
+    bob_client.get(_url(cr))
+    proposed = copy.deepcopy(cr.proposed_document)
+    proposed["system_prompt"] = "A second thought."
+    service.change_request_update(change_request=cr, actor=bob, proposed=proposed, secrets=None)
+
+    page = bob_client.get(_url(cr)).content.decode()
+
+    changes = page.split('id="changes"')[1].split("</section>")[0]
+    assert "A second thought." in changes and "briefly and kindly" not in changes
+
+
+def test_page_read_again_does_not_read_the_documents(
+    bob_client: Client, workspace: Workspace, bob: Any, persona_id: str
+) -> None:
+    cr = _propose(workspace, bob, persona_id)
+    bob_client.get(_url(cr))
+
+    with CaptureQueriesContext(connection) as queries:
+        page = bob_client.get(_url(cr)).content.decode()
+
+    assert "briefly and kindly" in page.split('id="changes"')[1]
+    assert not any("proposed_document" in q["sql"] for q in queries.captured_queries)
