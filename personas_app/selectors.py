@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.core.cache import cache
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
-from .models import AuditEvent, ChangeRequest, ChangeStatus, Outcome, Review, Workspace
-from .permissions import Perm, role_can
+from .jsontypes import JSON
+from .models import (
+    AuditEvent,
+    ChangeRequest,
+    ChangeStatus,
+    Membership,
+    Outcome,
+    Review,
+    Workspace,
+)
+from .permissions import ROLE_PERMISSIONS, Perm, role_can
 
 
 def workspaces_for(user: AbstractBaseUser) -> QuerySet[Workspace]:
@@ -22,6 +33,8 @@ def _decided_by(user: AbstractBaseUser) -> QuerySet[Review, dict[str, int]]:
     """Change requests on which this user's review still counts (as ids, for a subquery)."""
     return Review.objects.filter(reviewer_id=user.pk, is_current=True).values("change_request_id")
 
+
+_REVIEWER_ROLES = [role for role in ROLE_PERMISSIONS if role_can(role, Perm.REVIEW)]
 
 # Statuses in which a change request waits for its author.
 AUTHOR_NEXT_STEP_STATUSES = (
@@ -35,20 +48,22 @@ AUTHOR_NEXT_STEP_STATUSES = (
 def reviews_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> int:
     """Change requests waiting for this user: open ones by others that they could review and have
     not decided on yet (their decision still counting), plus their own that need their next step
-    (sent back, approved and ready to apply, failed, or in conflict)."""
-    membership = workspace.memberships.filter(user=user).first()
-    count = 0
-    if membership is not None and role_can(membership.role, Perm.REVIEW):
-        count += (
-            ChangeRequest.objects.filter(workspace=workspace, status=ChangeStatus.OPEN)
-            .exclude(author=user)
-            .exclude(pk__in=_decided_by(user))
-            .count()
-        )
-    count += ChangeRequest.objects.filter(
-        workspace=workspace, author=user, status__in=AUTHOR_NEXT_STEP_STATUSES
-    ).count()
-    return count
+    (sent back, approved and ready to apply, failed, or in conflict).
+
+    One query (every page's navigation shows it): the two sets never overlap, as one holds others'
+    changes and the other the user's own.
+    """
+    may_review = Exists(
+        Membership.objects.filter(workspace=workspace, user_id=user.pk, role__in=_REVIEWER_ROLES)
+    )
+    to_review = (
+        Q(may_review, status=ChangeStatus.OPEN)
+        & ~Q(author_id=user.pk)
+        & ~Q(pk__in=_decided_by(user))
+    )
+    own_next_step = Q(author_id=user.pk, status__in=AUTHOR_NEXT_STEP_STATUSES)
+    changes = ChangeRequest.objects.filter(workspace=workspace)
+    return changes.filter(to_review | own_next_step).count()
 
 
 # -- Audit log and persona versions (history area) ----------------------------------------------
@@ -57,7 +72,7 @@ def reviews_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> in
 # Never OFFSET, never count(*): both get slower with every row, and the log only grows.
 
 AUDIT_PAGE_SIZE = 50
-VERSIONS_PAGE_SIZE = 25
+VERSIONS_PAGE_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -233,15 +248,45 @@ def persona_versions(
     after: int | None = None,
     limit: int = VERSIONS_PAGE_SIZE,
 ) -> KeysetPage:
-    """A persona's timeline, newest first: its versions, failed attempts (greyed) and deletions."""
-    qs = _persona_timeline(workspace, persona_id).order_by("-id")
+    """A persona's timeline, newest first: its versions, failed attempts (greyed) and deletions.
+
+    Rows come without their snapshots (`before`, `after`: ~90 KB of JSON each for a large
+    persona); `has_snapshot` tells a version (AuditEvent.is_version would read `after`). A page
+    reads the snapshots it needs with audit_snapshots.
+    """
+    qs = (
+        _persona_timeline(workspace, persona_id)
+        .defer("before", "after")
+        .annotate(
+            has_snapshot=ExpressionWrapper(
+                Q(outcome=Outcome.OK, after__isnull=False), output_field=BooleanField()
+            )
+        )
+        .order_by("-id")
+    )
     return _keyset(qs, before=before, after=after, limit=limit)
 
 
+def audit_snapshots(
+    *, workspace: Workspace, event_ids: list[int], side: Literal["before", "after"]
+) -> dict[int, JSON]:
+    """The `before` or `after` snapshot of each of these audit records, by id (one query)."""
+    if not event_ids:
+        return {}
+    return dict(
+        AuditEvent.objects.filter(workspace=workspace, id__in=event_ids).values_list("id", side)
+    )
+
+
 def persona_version_before(
-    *, workspace: Workspace, persona_id: str, event_id: int
+    *, workspace: Workspace, persona_id: str, event_id: int, snapshot: bool = True
 ) -> AuditEvent | None:
-    """The version of a persona just older than the record `event_id` (None for its first)."""
+    """The version of a persona just older than the record `event_id` (None for its first).
+
+    Only what a diff against it needs: its id, time, action and `after` snapshot (left unread
+    with snapshot=False).
+    """
+    fields = ("id", "created_at", "action", "outcome", "persona_name")
     return (
         AuditEvent.objects.filter(
             workspace=workspace,
@@ -250,17 +295,22 @@ def persona_version_before(
             after__isnull=False,
             id__lt=event_id,
         )
+        .only(*fields, *(("after",) if snapshot else ()))
         .order_by("-id")
         .first()
     )
 
 
 def persona_latest_version(*, workspace: Workspace, persona_id: str) -> AuditEvent | None:
-    """The newest version of a persona the dashboard knows (no upstream request)."""
+    """The newest version of a persona the dashboard knows (no upstream request).
+
+    Light: its id, time, action and persona name; the snapshots are not read.
+    """
     return (
         AuditEvent.objects.filter(
             workspace=workspace, persona_id=persona_id, outcome=Outcome.OK, after__isnull=False
         )
+        .only("id", "created_at", "action", "outcome", "persona_name")
         .order_by("-id")
         .first()
     )
@@ -322,32 +372,68 @@ def review_waiting_ids(*, workspace: Workspace, user: AbstractBaseUser) -> set[i
     )
 
 
-def change_request_in(*, workspace: Workspace, cr_id: int) -> ChangeRequest | None:
-    return (
-        ChangeRequest.objects.filter(workspace=workspace, pk=cr_id)
-        .select_related("workspace", "author")
-        .first()
+def change_request_in(
+    *, workspace: Workspace, cr_id: int, documents: bool = True
+) -> ChangeRequest | None:
+    """One change request of this workspace, or None.
+
+    `documents=False` leaves the two persona documents (~90 KB each for a large persona) unread
+    until they are asked for.
+    """
+    qs = ChangeRequest.objects.filter(workspace=workspace, pk=cr_id).select_related("workspace")
+    if not documents:
+        qs = qs.defer("base_document", "proposed_document")
+    return qs.first()
+
+
+# Records are appended with the current time, so ids grow with time, give or take the moments
+# between taking the time and inserting (or small clock differences between servers).
+_CLOCK_LEEWAY = timedelta(minutes=5)
+_EVENTS_BOUND_CACHE_SECONDS = 24 * 3600
+
+
+def _change_request_events(change_request: ChangeRequest) -> QuerySet[AuditEvent]:
+    """The audit records of one change request.
+
+    There is no index on change_request_id: filtered on it alone, the query walks the whole
+    workspace's log (a million records: half a second). Every record about a change is written
+    after the change itself, so the walk can start at the newest record timestamped well before
+    it, found through the (workspace, created_at) index. (Not as a subquery: PostgreSQL cannot
+    estimate that range and plans a parallel scan.) The bound never needs to move, so it is read
+    once per change and then kept in the cache.
+    """
+    key = f"review-events-after:{change_request.pk}:{change_request.created_at.isoformat()}"
+    before_change = cache.get(key)
+    if not isinstance(before_change, int):
+        before_change = (
+            AuditEvent.objects.filter(
+                workspace_id=change_request.workspace_id,
+                created_at__lt=change_request.created_at - _CLOCK_LEEWAY,
+            )
+            .order_by("-created_at", "-id")
+            .values_list("id", flat=True)
+            .first()
+        ) or 0
+        cache.set(key, before_change, _EVENTS_BOUND_CACHE_SECONDS)
+    events = AuditEvent.objects.filter(
+        workspace_id=change_request.workspace_id, change_request_id=change_request.pk
     )
+    return events.filter(id__gt=before_change) if before_change else events
 
 
 def change_request_last_conflict(*, change_request: ChangeRequest) -> AuditEvent | None:
     """The newest "review.conflict" record of a change: its `after` is the live version met."""
     return (
-        AuditEvent.objects.filter(
-            workspace_id=change_request.workspace_id,
-            change_request_id=change_request.pk,
-            action="review.conflict",
-        )
+        _change_request_events(change_request)
+        .filter(action="review.conflict")
         .order_by("-id")
         .first()
     )
 
 
 def change_request_history(*, change_request: ChangeRequest) -> QuerySet[AuditEvent]:
-    """Everything recorded about one change request, oldest first."""
-    return AuditEvent.objects.filter(
-        workspace_id=change_request.workspace_id, change_request_id=change_request.pk
-    ).order_by("id")
+    """Everything recorded about one change request, oldest first (snapshots left unread)."""
+    return _change_request_events(change_request).defer("payload", "before", "after").order_by("id")
 
 
 def persona_version_choices(

@@ -10,14 +10,18 @@ from hypothesis import strategies as st
 from personas_app.diffview import (
     TRUNCATE_AT,
     change_summary,
+    describe_snapshots,
     document_summary,
     group_changes,
+    patch_snapshots,
     show_value,
     text_diff,
     with_secret_changes,
 )
-from personas_app.patching import describe_changes
+from personas_app.jsontypes import JSON, JSONObject
+from personas_app.patching import describe_changes, minimal_patch
 from personas_app.redaction import SECRET_MARKER, redact
+from tests import strategies as s
 from tests.builders import persona_doc
 
 
@@ -214,3 +218,110 @@ def test_a_small_edit_to_a_long_text_is_shown_inline() -> None:
 
     runs = text_diff(before, after)
     assert runs is not None and ("added", "clear ") in runs
+
+
+# -- describe_snapshots / patch_snapshots: the same answers, quicker on large versions ----------
+
+
+def _plain(value: JSON) -> JSON:
+    """Without true/false and floats: Python's == mixes them with ints, which the quick path
+    does not tell apart inside otherwise equal values (documented in diffview)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _assert_same_as_slow_path(before: JSONObject, after: JSONObject) -> None:
+    assert describe_snapshots(before, after) == describe_changes(before, after)
+    assert patch_snapshots(before, after) == minimal_patch(before, after)
+
+
+@given(st.one_of(s.related_pairs(), s.unrelated_pairs()))
+def test_snapshot_diff_and_patch_match_the_slow_path(pair: tuple[JSONObject, JSONObject]) -> None:
+    before, after = _plain(pair[0]), _plain(pair[1])
+    _assert_same_as_slow_path(before, after)  # type: ignore[arg-type]
+
+
+def _item(n: int) -> JSONObject:
+    return {"type": "function", "function": {"name": f"tool_{n}", "description": f"Tool {n}"}}
+
+
+@st.composite
+def _long_lists(draw: st.DrawFn) -> tuple[JSONObject, JSONObject]:
+    """Two versions of a persona with a long list of tools, a few of them edited, moved,
+    added or removed (long enough for most of the list to be left out of the comparison)."""
+    size = draw(st.integers(0, 40))
+    tools = [_item(n) for n in range(size)]
+    edited = [dict(t) for t in tools]
+    for _ in range(draw(st.integers(1, 4))):
+        how = draw(st.sampled_from(["describe", "rename", "insert", "remove", "swap", "rewrite"]))
+        at = draw(st.integers(0, max(0, len(edited) - 1)))
+        if how == "insert" or not edited:
+            edited.insert(at, _item(100 + draw(st.integers(0, 50))))
+        elif how == "remove":
+            del edited[at]
+        elif how == "swap":
+            other = draw(st.integers(0, len(edited) - 1))
+            edited[at], edited[other] = edited[other], edited[at]
+        elif how == "rewrite":
+            edited[at] = {"type": "function", "function": {"name": "x", "parameters": {}}}
+        else:
+            key = "description" if how == "describe" else "name"
+            edited[at] = {**edited[at], "function": {**edited[at]["function"], key: "new"}}
+    before = persona_doc(layers={"llm": {"model": "m", "tools": tools}})
+    after = persona_doc(layers={"llm": {"model": "m", "tools": edited}})
+    return before, after
+
+
+@given(_long_lists())
+def test_snapshot_diff_and_patch_match_the_slow_path_on_long_tool_lists(
+    pair: tuple[JSONObject, JSONObject],
+) -> None:
+    _assert_same_as_slow_path(*pair)
+    _assert_same_as_slow_path(pair[1], pair[0])
+
+
+def test_one_tool_edited_among_fifty_is_one_change_at_its_real_position() -> None:
+    tools = [_item(n) for n in range(50)]
+    edited = [*tools[:37], {**tools[37], "function": {"name": "tool_37", "description": "New"}}]
+    edited += tools[38:]
+    before = persona_doc(layers={"llm": {"tools": tools}})
+    after = persona_doc(layers={"llm": {"tools": edited}})
+
+    [change] = describe_snapshots(before, after)
+
+    assert change.pointer == "/layers/llm/tools/37/function/description"
+    assert change.label == describe_changes(before, after)[0].label
+    assert (change.before, change.after) == ("Tool 37", "New")
+    assert patch_snapshots(before, after) == [
+        {"op": "replace", "path": "/layers/llm/tools/37/function/description", "value": "New"}
+    ]
+
+
+def test_a_list_replaced_whole_shows_its_real_items_not_placeholders() -> None:
+    tools = [_item(n) for n in range(20)]
+    moved = [tools[0], *tools[2:10], tools[1], *tools[10:]]  # an item moved: one whole change
+    before = persona_doc(layers={"llm": {"tools": tools}})
+    after = persona_doc(layers={"llm": {"tools": moved}})
+
+    [change] = describe_snapshots(before, after)
+    [op] = patch_snapshots(before, after)
+
+    assert change.pointer == "/layers/llm/tools" and change.after == moved
+    assert change.before == tools
+    assert op == {"op": "replace", "path": "/layers/llm/tools", "value": moved}
+
+
+def test_a_value_that_changed_type_is_a_change_even_when_equal_in_python() -> None:
+    before = persona_doc(layers={"llm": {"model": "m", "speculative_inference": True}})
+    after = persona_doc(layers={"llm": {"model": "m", "speculative_inference": 1}})
+
+    assert [c.pointer for c in describe_snapshots(before, after)] == [
+        "/layers/llm/speculative_inference"
+    ]

@@ -8,6 +8,8 @@ once to plan the revert. Listings are keyset-paginated on the audit id (?before=
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import itertools
 import json
@@ -15,26 +17,36 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ..audit_words import action_label, version_title
-from ..diffview import Shown, document_summary, group_changes, with_secret_changes
+from ..diffview import (
+    describe_snapshots,
+    document_summary,
+    group_changes,
+    patch_snapshots,
+    with_secret_changes,
+)
 from ..forms.history import AuditFilterForm
 from ..http import AppRequest, tavus_error_message
-from ..jsontypes import JSON, JSONObject, Op
-from ..models import AuditEvent, Outcome
-from ..patching import Change, apply_patch, describe_changes, minimal_patch
+from ..jsontypes import JSON, JSONObject, Op, from_pointer
+from ..models import AuditEvent, Outcome, Workspace
+from ..patching import Change, apply_patch
 from ..redaction import redact, redact_ops
 from ..selectors import (
     KeysetPage,
     audit_iter,
     audit_keyset_page,
+    audit_snapshots,
     persona_event,
     persona_latest_version,
     persona_version_before,
@@ -294,8 +306,10 @@ class TimelineEntry:
     is_version: bool = False
     failed: bool = False
     first: bool = False
-    summary: list[tuple[str, list[tuple[str, Shown]]]] = field(default_factory=list)
     default_compare: str = ""  # "a" or "b": which compare radio starts checked
+    has_body: bool = False  # a request body (not ops) was sent: shown on the entry's own page
+    url: str = ""  # the entry's own page (its revert page is url + "revert/")
+    change_html: str = ""  # the timeline's "what changed" block, rendered (see _timeline)
 
 
 def _diff_groups(
@@ -303,65 +317,236 @@ def _diff_groups(
 ) -> list[tuple[str, list[Change]]]:
     if not isinstance(after, dict):
         return []
-    changes = describe_changes(before if isinstance(before, dict) else {}, after)
+    changes = describe_snapshots(before if isinstance(before, dict) else {}, after)
     return group_changes(with_secret_changes(changes, ops or []))
 
 
-def _timeline_entry(event: AuditEvent, previous: AuditEvent | None) -> TimelineEntry:
-    entry = TimelineEntry(
+@dataclass(frozen=True)
+class _EntryDiff:
+    """What an entry shows of its change. Worked out from audit records, which never change."""
+
+    groups: list[tuple[str, list[Change]]]
+    patch: list[Op] | None
+    patch_source: str
+
+
+def _version_diff(after: JSON, previous: JSON, sent_ops: list[Op] | None) -> _EntryDiff:
+    """A version against the one before it (None for a first version: no diff)."""
+    groups = _diff_groups(previous, after, sent_ops) if previous is not None else []
+    if sent_ops is not None:
+        return _EntryDiff(groups, sent_ops, "sent")
+    if isinstance(previous, dict) and isinstance(after, dict):
+        return _EntryDiff(groups, redact_ops(patch_snapshots(previous, after)), "computed")
+    return _EntryDiff(groups, None, "")
+
+
+def _failed_diff(before: JSON, sent_ops: list[Op] | None) -> _EntryDiff:
+    return _EntryDiff(_attempted_groups(before, sent_ops), sent_ops, "sent")
+
+
+def _entry_head(event: AuditEvent, *, is_version: bool) -> TimelineEntry:
+    failed = event.outcome == Outcome.ERROR
+    return TimelineEntry(
         event=event,
         title=version_title(event.action),
-        previous=previous,
-        is_version=event.is_version,
-        failed=event.outcome == Outcome.ERROR,
+        is_version=is_version,
+        failed=failed,
+        has_body=isinstance(event.payload, dict) and (is_version or failed),
     )
+
+
+def _fill(entry: TimelineEntry, diff: _EntryDiff) -> None:
+    entry.groups, entry.patch, entry.patch_source = diff.groups, diff.patch, diff.patch_source
+
+
+def _timeline_entry(event: AuditEvent, previous: AuditEvent | None) -> TimelineEntry:
+    """One entry with its diff and the body it sent, from full records (a version's own page)."""
+    entry = _entry_head(event, is_version=event.is_version)
+    entry.previous = previous
     sent_ops = _ops(event.payload)
     if entry.is_version:
-        prev_doc = previous.after if previous is not None else None
-        entry.first = prev_doc is None
-        if entry.first:
-            entry.summary = document_summary(event.after)  # type: ignore[arg-type]
-        else:
-            entry.groups = _diff_groups(prev_doc, event.after, sent_ops)
-        if sent_ops is not None:
-            entry.patch, entry.patch_source = sent_ops, "sent"
-        elif isinstance(prev_doc, dict) and isinstance(event.after, dict):
-            entry.patch = redact_ops(minimal_patch(prev_doc, event.after))
-            entry.patch_source = "computed"
-        if isinstance(event.payload, dict):
-            entry.sent_body = redact(event.payload)
+        entry.first = previous is None
+        _fill(entry, _version_diff(event.after, previous.after if previous else None, sent_ops))
     elif entry.failed:
-        entry.patch, entry.patch_source = sent_ops, "sent"
-        if isinstance(event.payload, dict):
-            entry.sent_body = redact(event.payload)
-        entry.groups = _attempted_groups(event, sent_ops)
+        _fill(entry, _failed_diff(event.before, sent_ops))
+    if entry.has_body:
+        entry.sent_body = redact(event.payload)  # type: ignore[arg-type]
     return entry
 
 
-def _attempted_groups(event: AuditEvent, ops: list[Op] | None) -> list[tuple[str, list[Change]]]:
+def _attempted_groups(before: JSON, ops: list[Op] | None) -> list[tuple[str, list[Change]]]:
     """What a failed edit tried to change (its ops applied to the version it started from)."""
-    if not ops or not isinstance(event.before, dict):
+    if not ops or not isinstance(before, dict):
         return []
-    try:
-        attempted = apply_patch(event.before, ops)
-    except Exception:
-        return []
-    return _diff_groups(event.before, attempted, ops)
+    attempted = _applied(before, ops)
+    if attempted is None:
+        try:
+            attempted = apply_patch(before, ops)
+        except Exception:
+            return []
+    return _diff_groups(before, attempted, ops)
 
 
-def _timeline(rows: list[AuditEvent], *, workspace: object, persona_id: str) -> list[TimelineEntry]:
-    versions = [e for e in rows if e.is_version]
-    previous: dict[int, AuditEvent | None] = {}
-    for newer, older in itertools.pairwise(versions):
-        previous[newer.pk] = older
+def _list_index(segment: str, size: int) -> int | None:
+    if not (segment.isascii() and segment.isdigit()) or (segment != "0" and segment[0] == "0"):
+        return None
+    index = int(segment)
+    return index if index < size else None
+
+
+def _applied(doc: JSONObject, ops: list[Op]) -> JSONObject | None:
+    """`ops` (add, remove, replace) applied to a copy of `doc`; None when one does not apply.
+
+    patching.apply_patch deep-copies the whole document first (~4 ms for a persona with 50
+    tools); here only the objects and lists on each op's path are copied, the rest is shared.
+    """
+    result: JSONObject = dict(doc)
+    for op in ops:
+        kind, path = op.get("op"), op.get("path")
+        if kind not in {"add", "remove", "replace"} or not isinstance(path, str):
+            return None
+        try:
+            *parents, last = from_pointer(path)
+        except ValueError:
+            return None
+        node: JSON = result
+        for segment in parents:
+            if isinstance(node, dict) and segment in node:
+                key: str | int = segment
+            elif isinstance(node, list) and (index := _list_index(segment, len(node))) is not None:
+                key = index
+            else:
+                return None
+            child = node[key]  # type: ignore[index]
+            if not isinstance(child, dict | list):
+                return None
+            copied: JSON = dict(child) if isinstance(child, dict) else list(child)
+            node[key] = copied  # type: ignore[index]
+            node = copied
+        value = op.get("value")
+        if isinstance(node, dict):
+            if kind != "add" and last not in node:
+                return None
+            if kind == "remove":
+                del node[last]
+            else:
+                node[last] = value
+        elif isinstance(node, list):
+            if kind == "add":
+                at = len(node) if last == "-" else _list_index(last, len(node) + 1)
+                if at is None:
+                    return None
+                node.insert(at, value)
+                continue
+            at = _list_index(last, len(node))
+            if at is None:
+                return None
+            if kind == "remove":
+                del node[at]
+            else:
+                node[at] = value
+        else:
+            return None
+    return result
+
+
+# What each timeline entry changed is kept in the cache, rendered: audit records never change, so
+# neither does the diff of a version against the one before it. A page whose entries are all
+# cached reads no snapshot (each is ~90 KB of JSON for a large persona) and renders no diff. Keys
+# hold the records' times as well as their ids (SQLite can give the highest id again after a
+# delete), the entry's address, and a fingerprint of the templates that render the block.
+_CHANGE_CACHE_SECONDS = 7 * 24 * 3600
+_CHANGE_TEMPLATE = "history/persona_history.html#entry-change"
+
+
+def _templates_fingerprint() -> str:
+    """Changes whenever the templates of the cached block change (read once per process, except
+    with DEBUG, where templates are edited while the server runs)."""
+    return _fingerprint_now() if settings.DEBUG else _fingerprint_at_start()
+
+
+def _fingerprint_now() -> str:
+    names = ("history/persona_history.html", "includes/_diff.html")
+    sources = "".join(get_template(name).template.source for name in names)  # type: ignore[attr-defined]
+    return hashlib.sha256(sources.encode()).hexdigest()[:16]
+
+
+_fingerprint_at_start = functools.cache(_fingerprint_now)
+
+
+def _change_key(entry: TimelineEntry, previous: AuditEvent | None) -> str:
+    def mark(record: AuditEvent) -> str:
+        return f"{record.pk}@{record.created_at.timestamp()}"
+
+    event = entry.event
+    before = mark(previous) if previous is not None else "-"
+    return (
+        f"history-change:{_templates_fingerprint()}:{event.workspace_id}:{mark(event)}:{before}:"
+        f"{entry.url}"
+    )
+
+
+def _worked_out_diffs(
+    entries: list[TimelineEntry],
+    previous: dict[int, AuditEvent | None],
+    *,
+    workspace: Workspace,
+) -> dict[int, _EntryDiff]:
+    """Diffs of these entries from their snapshots, read in two queries (afters, befores)."""
+    after_ids = {e.event.pk for e in entries if e.is_version}
+    after_ids |= {p.pk for e in entries if e.is_version and (p := previous.get(e.event.pk))}
+    afters = audit_snapshots(workspace=workspace, event_ids=sorted(after_ids), side="after")
+    befores = audit_snapshots(
+        workspace=workspace,
+        event_ids=[e.event.pk for e in entries if not e.is_version],
+        side="before",
+    )
+    diffs: dict[int, _EntryDiff] = {}
+    for entry in entries:
+        pk, sent_ops = entry.event.pk, _ops(entry.event.payload)
+        if entry.is_version:
+            before = previous.get(pk)
+            diffs[pk] = _version_diff(
+                afters.get(pk), afters.get(before.pk) if before else None, sent_ops
+            )
+        else:
+            diffs[pk] = _failed_diff(befores.get(pk), sent_ops)
+    return diffs
+
+
+def _timeline(
+    rows: list[AuditEvent], *, workspace: Workspace, persona_id: str, history_url: str
+) -> list[TimelineEntry]:
+    """Entries for a page of persona_versions rows (which come without their snapshots)."""
+    entries = [_entry_head(e, is_version=bool(getattr(e, "has_snapshot", False))) for e in rows]
+    versions = [e.event for e in entries if e.is_version]
+    previous: dict[int, AuditEvent | None] = {
+        newer.pk: older for newer, older in itertools.pairwise(versions)
+    }
     if versions:
-        oldest = versions[-1]
-        previous[oldest.pk] = persona_version_before(
-            workspace=workspace,  # type: ignore[arg-type]
-            persona_id=persona_id,
-            event_id=oldest.pk,
+        previous[versions[-1].pk] = persona_version_before(
+            workspace=workspace, persona_id=persona_id, event_id=versions[-1].pk, snapshot=False
         )
-    entries = [_timeline_entry(e, previous.get(e.pk)) for e in rows]
+    keys: dict[int, str] = {}
+    for entry in entries:
+        entry.url = f"{history_url}{entry.event.pk}/"
+        if entry.is_version or entry.failed:
+            entry.first = entry.is_version and previous.get(entry.event.pk) is None
+            keys[entry.event.pk] = _change_key(entry, previous.get(entry.event.pk))
+    found: dict[str, str] = cache.get_many(list(keys.values())) if keys else {}
+    missing = [e for e in entries if e.event.pk in keys and keys[e.event.pk] not in found]
+    if missing:
+        diffs = _worked_out_diffs(missing, previous, workspace=workspace)
+        fresh: dict[str, str] = {}
+        for entry in missing:
+            _fill(entry, diffs[entry.event.pk])
+            fresh[keys[entry.event.pk]] = render_to_string(_CHANGE_TEMPLATE, {"entry": entry})
+        cache.set_many(fresh, timeout=_CHANGE_CACHE_SECONDS)
+        found.update(fresh)
+    for entry in entries:
+        if entry.event.pk in keys:
+            # A SafeString, also from the cache (pickled as such): printed as the HTML it is.
+            entry.change_html = found[keys[entry.event.pk]]
     for entry, default in zip([e for e in entries if e.is_version], ("b", "a"), strict=False):
         entry.default_compare = default
     return entries
@@ -382,12 +567,22 @@ def persona_history(request: AppRequest, slug: str, persona_id: str) -> HttpResp
         before=_cursor(request.GET.get("before")),
         after=_cursor(request.GET.get("after")),
     )
-    latest = persona_latest_version(workspace=request.workspace, persona_id=persona_id)
+    # On the newest page the newest version, if it has one, is the last known version.
+    newest = [e for e in page.rows if getattr(e, "has_snapshot", False)][:1]
+    if page.newer is None and newest:
+        latest: AuditEvent | None = newest[0]
+    else:
+        latest = persona_latest_version(workspace=request.workspace, persona_id=persona_id)
     context: dict[str, object] = {
         "nav_section": "personas",
         "persona_id": persona_id,
         "persona_name": _persona_name(page.rows, latest),
-        "entries": _timeline(page.rows, workspace=request.workspace, persona_id=persona_id),
+        "entries": _timeline(
+            page.rows,
+            workspace=request.workspace,
+            persona_id=persona_id,
+            history_url=reverse("personas:persona_history", args=[slug, persona_id]),
+        ),
         "latest": latest,
         "can_edit": request.membership.role != "viewer",
         **_page_links(request, page),
@@ -462,8 +657,8 @@ def persona_compare(request: AppRequest, slug: str, persona_id: str) -> HttpResp
     if not problem and a is not None and b is not None:
         a_doc, b_doc = redact(a.after), redact(b.after)  # type: ignore[arg-type]
         context.update(
-            groups=group_changes(describe_changes(a_doc, b_doc)),
-            patch=redact_ops(minimal_patch(a_doc, b_doc)),
+            groups=group_changes(describe_snapshots(a_doc, b_doc)),
+            patch=redact_ops(patch_snapshots(a_doc, b_doc)),
             a_json=a_doc,
             b_json=b_doc,
         )
@@ -487,7 +682,7 @@ def _revert_context(
         live, target = redact(plan.live), redact(plan.target)
         context.update(
             persona_name=str(live.get("persona_name") or (event.persona_name if event else "")),
-            groups=group_changes(describe_changes(live, target)),
+            groups=group_changes(describe_snapshots(live, target)),
             patch=redact_ops(plan.ops),
             secrets_kept=[_label(p) for p in plan.secrets_kept],
             outside_change=plan.outside_change,

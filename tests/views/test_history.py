@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
+from hypothesis import given, settings
 
 from personas_app.models import AuditEvent, ChangeRequest
-from personas_app.patching import minimal_patch
+from personas_app.patching import apply_patch, minimal_patch
 from personas_app.redaction import SECRET_MARKER
 from personas_app.services import personas as persona_service
 from personas_app.services.workspaces import tavus_client_for
 from personas_app.tavus import TavusError
 from personas_app.tavus.emulator import EmulatorState
+from personas_app.views.history import _applied
+from tests import strategies
 from tests.builders import persona_doc
 
 
@@ -225,17 +231,106 @@ def test_history_is_keyset_paginated(
         .values_list("id", flat=True)
     )
 
-    first = bob_client.get(_url(persona_id)).content.decode()
-    older = re.search(r'<a href="([^"]+)" rel="next"', first)
-    assert older is not None
-    second = bob_client.get(
-        _url(persona_id) + older.group(1).replace("&amp;", "&")
-    ).content.decode()
+    pages = [bob_client.get(_url(persona_id)).content.decode()]
+    while older := re.search(r'<a href="([^"]+)" rel="next"', pages[-1]):
+        assert len(pages) < 10
+        pages.append(
+            bob_client.get(_url(persona_id) + older.group(1).replace("&amp;", "&")).content.decode()
+        )
 
-    seen = [int(n) for page in (first, second) for n in re.findall(r'<li id="event-(\d+)"', page)]
+    seen = [int(n) for page in pages for n in re.findall(r'<li id="event-(\d+)"', page)]
     assert seen == all_ids and len(all_ids) == 31
+    assert len(pages) == 4  # 10 versions a page
     # The oldest entry on page 1 still gets its diff (its previous version is on page 2).
-    assert "v5" in first.split("</ol>")[0].rsplit("<li", 1)[1]
+    oldest_on_first_page = pages[0].split("</ol>")[0].rsplit("<li", 1)[1]
+    assert "v19" in oldest_on_first_page and "v20" in oldest_on_first_page
+
+
+def test_whole_versions_are_linked_not_inlined_in_the_timeline(
+    bob_client: Any, workspace: Any, bob: Any
+) -> None:
+    persona_id, created = _create(workspace, bob, system_prompt="Prompt-of-the-first-version")
+    _edit(workspace, bob, persona_id, [{"op": "replace", "path": "/context", "value": "New"}])
+
+    timeline = _page(bob_client, _url(persona_id))
+    version = _page(bob_client, _url(persona_id, f"history/{created.pk}/"))
+
+    first = timeline.split(f'id="event-{created.pk}"')[1].split("</li>")[0]
+    assert "Prompt-of-the-first-version" not in timeline  # neither its settings nor the body sent
+    assert (
+        f'href="/w/acme/personas/{persona_id}/history/{created.pk}/">See all its settings' in first
+    )
+    assert "Prompt-of-the-first-version" in version
+
+
+def _change_block(page: str, event_id: int) -> str:
+    """An entry's "what changed" part: its diff tables and JSON Patch."""
+    entry = page.split(f'id="event-{event_id}"')[1].split("</li>")[0]
+    return entry.split('<div class="layer-diff">')[1]
+
+
+def test_a_page_seen_before_reads_no_snapshot_and_shows_the_same_diffs(
+    bob_client: Any, workspace: Any, bob: Any, edited: dict[str, Any]
+) -> None:
+    first_view = bob_client.get(_url(edited["id"])).content.decode()
+    new = _edit(workspace, bob, edited["id"], [{"op": "replace", "path": "/context", "value": "Z"}])
+
+    with CaptureQueriesContext(connection) as after_an_edit:
+        second_view = bob_client.get(_url(edited["id"])).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        bob_client.get(_url(edited["id"]))
+
+    def snapshot_reads(captured: CaptureQueriesContext) -> int:
+        return sum(bool(re.search(r'"(before|after)"(, | FROM)', q["sql"])) for q in captured)
+
+    assert snapshot_reads(after_an_edit) == 1  # the new version and the one before it
+    assert snapshot_reads(again) == 0
+    for event in (edited["second"], edited["first"]):
+        assert _change_block(second_view, event.pk) == _change_block(first_view, event.pk)
+    newest = html.unescape(_change_block(second_view, new.pk))
+    assert "Acme sells garden tools." in newest and '"value": "Z"' in newest
+
+
+def test_failed_attempts_do_not_add_a_query_each(
+    bob_client: Any,
+    workspace: Any,
+    bob: Any,
+    edited: dict[str, Any],
+    tavus: EmulatorState,
+    django_assert_max_num_queries: Any,
+) -> None:
+    def fail(value: str) -> None:
+        tavus.fail_next(1, 400, body={"error": "Invalid"}, methods={"PATCH"})
+        with pytest.raises(TavusError):
+            _edit(
+                workspace,
+                bob,
+                edited["id"],
+                [{"op": "replace", "path": "/context", "value": value}],
+            )
+
+    fail("one")
+    with CaptureQueriesContext(connection) as one_failure:
+        bob_client.get(_url(edited["id"]))
+    for n in range(4):
+        fail(f"more {n}")
+
+    with django_assert_max_num_queries(len(one_failure.captured_queries)):
+        body = bob_client.get(_url(edited["id"])).content.decode()
+    assert body.count('class="card version failed"') == 5 and "more 3" in body
+
+
+@settings(max_examples=300, deadline=None)
+@given(strategies.related_pairs())
+def test_a_failed_attempt_is_replayed_like_apply_patch_without_touching_the_version(
+    pair: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    before, edited = pair
+    ops = minimal_patch(before, edited)
+    kept = copy.deepcopy(before)
+
+    assert _applied(before, ops) == apply_patch(before, ops)
+    assert before == kept
 
 
 def test_htmx_request_gets_only_the_timeline(bob_client: Any, edited: dict[str, Any]) -> None:
