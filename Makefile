@@ -26,7 +26,7 @@ migrate: $(STAMP)
 run: migrate
 	$(PY) manage.py demo_setup --emulator-url http://127.0.0.1:$(EMULATOR_PORT)
 	@if [ -z "$$TAVUS_API_KEY" ]; then \
-	  $(PY) manage.py tavus_emulator --port $(EMULATOR_PORT) --api-key demo-key >var/emulator.log 2>&1 & \
+	  $(PY) manage.py tavus_emulator --port $(EMULATOR_PORT) --api-key demo-key --demo-personas >var/emulator.log 2>&1 & \
 	  echo "Tavus emulator on http://127.0.0.1:$(EMULATOR_PORT) (log: var/emulator.log)"; \
 	fi; \
 	trap 'kill $$(jobs -p) 2>/dev/null' EXIT INT TERM; \

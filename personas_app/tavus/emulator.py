@@ -1315,11 +1315,20 @@ def start_emulator(
 
 
 def serve_forever(
-    host: str = "127.0.0.1", port: int = 8765, api_key: str = DEFAULT_API_KEY, latency_ms: int = 0
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    api_key: str = DEFAULT_API_KEY,
+    latency_ms: int = 0,
+    personas: Sequence[JSONObject] = (),
 ) -> None:
-    """Serve in the foreground until interrupted (for `manage.py tavus_emulator` and __main__)."""
+    """Serve in the foreground until interrupted (for `manage.py tavus_emulator` and __main__).
+
+    `personas` are stored as the account's own personas before serving (a demo starts non-empty).
+    """
     state = EmulatorState(api_key=api_key)
     state.set_latency(latency_ms)
+    for persona in personas:
+        state.put_persona(persona)
     server = _make_server(host, port, state)
     print(
         f"Tavus emulator listening on http://{host}:{server.server_port} (Ctrl+C to stop)",
