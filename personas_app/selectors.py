@@ -8,7 +8,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
@@ -386,39 +385,11 @@ def change_request_in(
     return qs.first()
 
 
-# Records are appended with the current time, so ids grow with time, give or take the moments
-# between taking the time and inserting (or small clock differences between servers).
-_CLOCK_LEEWAY = timedelta(minutes=5)
-_EVENTS_BOUND_CACHE_SECONDS = 24 * 3600
-
-
 def _change_request_events(change_request: ChangeRequest) -> QuerySet[AuditEvent]:
-    """The audit records of one change request.
-
-    There is no index on change_request_id: filtered on it alone, the query walks the whole
-    workspace's log (a million records: half a second). Every record about a change is written
-    after the change itself, so the walk can start at the newest record timestamped well before
-    it, found through the (workspace, created_at) index. (Not as a subquery: PostgreSQL cannot
-    estimate that range and plans a parallel scan.) The bound never needs to move, so it is read
-    once per change and then kept in the cache.
-    """
-    key = f"review-events-after:{change_request.pk}:{change_request.created_at.isoformat()}"
-    before_change = cache.get(key)
-    if not isinstance(before_change, int):
-        before_change = (
-            AuditEvent.objects.filter(
-                workspace_id=change_request.workspace_id,
-                created_at__lt=change_request.created_at - _CLOCK_LEEWAY,
-            )
-            .order_by("-created_at", "-id")
-            .values_list("id", flat=True)
-            .first()
-        ) or 0
-        cache.set(key, before_change, _EVENTS_BOUND_CACHE_SECONDS)
-    events = AuditEvent.objects.filter(
+    """The audit records of one change request (the partial index audit_ws_cr_id serves this)."""
+    return AuditEvent.objects.filter(
         workspace_id=change_request.workspace_id, change_request_id=change_request.pk
     )
-    return events.filter(id__gt=before_change) if before_change else events
 
 
 def change_request_last_conflict(*, change_request: ChangeRequest) -> AuditEvent | None:
