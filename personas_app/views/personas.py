@@ -383,9 +383,8 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
     if doc is None or editor.has_errors:
         messages.error(request, "Some settings need your attention: see the messages next to them.")
         return render(request, "personas/create.html", context)
-    change = _change_request(request)
+    change = context["change"]
     if change is not None and request.POST.get("submit") == "save_cr":
-        context["change"] = change
         saved = _save_into_change_request(request, change, base=None, doc=doc)
         return saved or render(request, "personas/create.html", context)
     doc, _ = drop_markers(doc)
