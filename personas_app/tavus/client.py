@@ -8,17 +8,23 @@ error, or shown by repr(). Must not import django or anything from personas_app 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from ._types import JSON, JSONObject
@@ -35,6 +41,11 @@ from .errors import (
 
 logger = logging.getLogger(__name__)
 
+Reuse = Callable[[str], JSON]
+"""Given the text of an answer, the value it parses to when the caller already holds that value
+(parsed from the same text earlier), else None. Lets a caller that expected this very answer skip
+parsing it again; see personas_app/live.py."""
+
 # Module-level so tests can patch it; the suite keeps waits tiny through backoff/Retry-After.
 _sleep = time.sleep
 
@@ -45,6 +56,92 @@ _NOT_FOUND_TEXTS = {
     "invalid conversation_id": "conversation",
 }
 _CONCURRENCY_TEXT = "maximum concurrent conversations"
+
+
+_sent_callbacks = threading.local()
+
+
+@contextmanager
+def when_sent(callback: Callable[[], None]) -> Iterator[None]:
+    """Call `callback` each time a request made on this thread is on the wire, just before its
+    answer is awaited: a caller overlapping work with the call (personas_app/live.py) starts that work
+    once the request has left, not while it is still being written."""
+    previous = getattr(_sent_callbacks, "callback", None)
+    _sent_callbacks.callback = callback
+    try:
+        yield
+    finally:
+        _sent_callbacks.callback = previous
+
+
+def _announce_sent() -> None:
+    callback = getattr(_sent_callbacks, "callback", None)
+    if callback is not None:
+        callback()
+
+
+class _AnnouncingHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _announce_sent()
+        return super().getresponse(*args, **kwargs)
+
+
+class _AnnouncingHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _announce_sent()
+        return super().getresponse(*args, **kwargs)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _AnnouncingHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _AnnouncingHTTPSConnection
+
+
+class _SharedPoolAdapter(HTTPAdapter):
+    """One connection pool per process, shared by every client.
+
+    The dashboard makes a client per page (each workspace has its own key), so a pool per client
+    would open a new connection, with its TCP and TLS handshakes, for every page's one call to
+    Tavus. Kept-alive connections carry no credentials: the key travels in each request's header.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def close(self) -> None:
+        # Clients come and go; the pool stays for the next one.
+        pass
+
+
+_SHARED_ADAPTER = _SharedPoolAdapter(pool_connections=8, pool_maxsize=16)
+
+
+@functools.lru_cache(maxsize=64)
+def _environment_settings(base_url: str) -> tuple[tuple[tuple[str, str], ...], str | bool]:
+    """(proxies, verify) from the environment, read once per base URL and process.
+
+    requests reads the proxy and CA-bundle variables again on every call (half a millisecond,
+    more than the rest of its work); they do not change while the process runs. NO_PROXY is
+    honoured because the proxies are looked up for the base URL itself.
+    """
+    proxies = tuple(sorted(requests.utils.get_environ_proxies(base_url).items()))
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return proxies, verify
+
+
+def _new_session(base_url: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("https://", _SHARED_ADAPTER)
+    session.mount("http://", _SHARED_ADAPTER)
+    proxies, verify = _environment_settings(base_url)
+    session.trust_env = False
+    session.proxies.update(dict(proxies))
+    session.verify = verify
+    return session
 
 
 class _ApiKeyAuth(AuthBase):
@@ -68,7 +165,11 @@ class _Reply:
     status: int
     text: str
 
-    def json_body(self) -> JSON:
+    def json_body(self, reuse: Reuse | None = None) -> JSON:
+        if reuse is not None:
+            known = reuse(self.text)
+            if known is not None:
+                return known
         if not self.text.strip():
             return None
         try:
@@ -82,8 +183,8 @@ class _Reply:
             ) from None
         return parsed
 
-    def json_object(self) -> JSONObject:
-        body = self.json_body()
+    def json_object(self, reuse: Reuse | None = None) -> JSONObject:
+        body = self.json_body(reuse)
         if not isinstance(body, dict):
             raise TavusUnavailable(
                 f"{self.method} {self.path} -> {self.status}: expected a JSON object, "
@@ -182,8 +283,8 @@ def _listing(body: JSONObject) -> JSONObject:
     return body
 
 
-def _single(reply: _Reply, *, resource: str, id_key: str) -> JSONObject:
-    body = reply.json_object()
+def _single(reply: _Reply, *, resource: str, id_key: str, reuse: Reuse | None = None) -> JSONObject:
+    body = reply.json_object(reuse)
     if id_key in body:
         return body
     data = body.get("data")
@@ -199,6 +300,21 @@ def _single(reply: _Reply, *, resource: str, id_key: str) -> JSONObject:
     if isinstance(data, dict):
         return data
     return body
+
+
+def persona_from_body(body: JSONObject) -> JSONObject:
+    """What get_persona returns for an answer that parsed to `body` (TavusNotFound when empty)."""
+    return _single(
+        _Reply("GET", "/v2/personas", 200, ""),
+        resource="persona",
+        id_key="persona_id",
+        reuse=lambda _: body,
+    )
+
+
+def listing_from_body(body: JSONObject) -> JSONObject:
+    """What a list_* method returns for an answer that parsed to `body`."""
+    return _listing(body)
 
 
 class TavusClient:
@@ -222,7 +338,7 @@ class TavusClient:
         self.max_retries = max(0, max_retries)
         self.backoff = max(0.0, backoff)
         self.max_retry_after = max(0.0, max_retry_after)
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else _new_session(self.base_url)
         self._counter_lock = threading.Lock()
         self.requests_made = 0
 
@@ -361,18 +477,24 @@ class TavusClient:
 
     # Tavus: https://docs.tavus.io/api-reference/personas/get-personas
     def list_personas(
-        self, page: int = 1, limit: int = 10, persona_type: str | None = None
+        self,
+        page: int = 1,
+        limit: int = 10,
+        persona_type: str | None = None,
+        *,
+        reuse: Reuse | None = None,
     ) -> JSONObject:
         params = {"page": str(page), "limit": str(limit)}
         if persona_type is not None:
             params["persona_type"] = persona_type
-        return _listing(self._request("GET", "/v2/personas", params=params).json_object())
+        reply = self._request("GET", "/v2/personas", params=params)
+        return _listing(reply.json_object(reuse))
 
     # Tavus: https://docs.tavus.io/api-reference/personas/get-persona
     # The docs show {"data": [persona]}; other clients see a flat persona, so both are read.
-    def get_persona(self, persona_id: str) -> JSONObject:
+    def get_persona(self, persona_id: str, *, reuse: Reuse | None = None) -> JSONObject:
         reply = self._request("GET", f"/v2/personas/{_segment(persona_id)}")
-        return _single(reply, resource="persona", id_key="persona_id")
+        return _single(reply, resource="persona", id_key="persona_id", reuse=reuse)
 
     # Tavus: https://docs.tavus.io/api-reference/personas/create-persona
     # Documented answer: {persona_id, persona_name, created_at}; a full persona is accepted too.

@@ -15,6 +15,7 @@ dashboard's schema on purpose, so the two can disagree and tests will notice.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hmac
 import json
@@ -32,7 +33,7 @@ from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from typing import Literal
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import jsonpatch
@@ -612,6 +613,7 @@ class EmulatorState:
             self.conversations: dict[str, JSONObject] = {}
             self.latency_ms = 0
             self.mask_secrets = False
+            self._encoded: dict[str, tuple[JSONObject, bool, bytes]] = {}
             self.get_one_shape: GetOneShape = "wrapped"
             self.max_concurrent_conversations: int | None = None
             self._failures: list[_Failure] = []
@@ -755,6 +757,7 @@ class _Answer:
     has_body: bool = True
     headers: tuple[tuple[str, str], ...] = ()
     raw: str | None = None
+    body: bytes | None = None  # the payload, already JSON-encoded
 
 
 class _Refusal(Exception):
@@ -809,10 +812,21 @@ def _persona_or_refuse(state: EmulatorState, persona_id: str) -> JSONObject:
     return persona
 
 
-def _shown(state: EmulatorState, persona: JSONObject) -> JSONObject:
-    # Stored personas are replaced whole on every change, never edited in place, so a response
-    # can serialise the stored object itself (a copy of an 88 KB persona costs milliseconds).
-    return masked(persona) if state.mask_secrets else persona
+def _shown_json(state: EmulatorState, persona: JSONObject) -> bytes:
+    """The persona as a client sees it, JSON-encoded (masked when the knob is on).
+
+    Stored personas are replaced whole on every change, never edited in place, so the encoding
+    is kept with the stored object and reused until that object is replaced: encoding an 88 KB
+    persona costs half a millisecond, which a real API's answer time would not include.
+    """
+    persona_id = str(persona.get("persona_id"))
+    kept = state._encoded.get(persona_id)
+    if kept is not None and kept[0] is persona and kept[1] == state.mask_secrets:
+        return kept[2]
+    shown = masked(persona) if state.mask_secrets else persona
+    encoded = json.dumps(shown).encode()
+    state._encoded[persona_id] = (persona, state.mask_secrets, encoded)
+    return encoded
 
 
 # Listing order: newest first (reverse creation order), the seeded system personas last.
@@ -825,8 +839,9 @@ def _list_personas(state: EmulatorState, call: _Call) -> _Answer:
         for p in reversed(state.personas.values())
         if wanted is None or p.get("persona_type") == wanted
     ]
-    data: list[JSON] = [_shown(state, p) for p in _page(items, page=page, limit=limit, first=1)]
-    return _Answer(200, {"data": data, "total_count": len(items)})
+    data = b", ".join(_shown_json(state, p) for p in _page(items, page=page, limit=limit, first=1))
+    # Byte for byte what json.dumps({"data": [...], "total_count": n}) writes.
+    return _Answer(200, body=b'{"data": [' + data + b'], "total_count": %d}' % len(items))
 
 
 def _create_persona(state: EmulatorState, call: _Call) -> _Answer:
@@ -853,10 +868,10 @@ def _create_persona(state: EmulatorState, call: _Call) -> _Answer:
 
 
 def _get_persona(state: EmulatorState, call: _Call) -> _Answer:
-    persona = _shown(state, _persona_or_refuse(state, call.args["id"]))
+    persona = _shown_json(state, _persona_or_refuse(state, call.args["id"]))
     if state.get_one_shape == "flat":
-        return _Answer(200, persona)
-    return _Answer(200, {"data": [persona]})
+        return _Answer(200, body=persona)
+    return _Answer(200, body=b'{"data": [' + persona + b"]}")
 
 
 def _refuse_system(persona: JSONObject) -> None:
@@ -949,7 +964,7 @@ def _patch_persona(state: EmulatorState, call: _Call) -> _Answer:
     patched["updated_at"] = state._stamp()
     state.personas[persona_id] = patched
     # Inferred: the docs give no 200 body; the community spec says the full persona comes back.
-    return _Answer(200, _shown(state, patched))
+    return _Answer(200, body=_shown_json(state, patched))
 
 
 # -- Replicas and documents ---------------------------------------------------------------------
@@ -1182,7 +1197,7 @@ def _respond(start_response: StartResponse, answer: _Answer) -> list[bytes]:
         data = answer.raw.encode()
         headers.append(("Content-Type", "text/html; charset=utf-8"))
     elif answer.has_body and answer.status not in (204, 304):
-        data = json.dumps(answer.payload).encode()
+        data = answer.body if answer.body is not None else json.dumps(answer.payload).encode()
         headers.append(("Content-Type", "application/json"))
     if answer.status not in (204, 304):
         headers.append(("Content-Length", str(len(data))))
@@ -1244,7 +1259,58 @@ def make_app(state: EmulatorState) -> WSGIApplication:
 # -- Serving ------------------------------------------------------------------------------------
 
 
+class _KeepAliveServerHandler(ServerHandler):
+    # wsgiref answers in HTTP/1.0, which makes every client hang up after one answer. Every
+    # answer has a Content-Length (or is a 204/304), so HTTP/1.1 persistent connections are safe.
+    http_version = "1.1"
+
+
 class _QuietHandler(WSGIRequestHandler):
+    """wsgiref's handler, but serving every request of a persistent connection, as Tavus does:
+    a client that keeps its connection pays the TCP handshake once, not on every call."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept connection is closed after this many seconds
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)  # type: ignore[attr-defined]
+        # The status line, headers and body go out in separate writes; without this, Nagle's
+        # algorithm holds the last one back until the client's delayed ACK (40 ms on Linux).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self._handle_one()
+        while not self.close_connection:
+            self._handle_one()
+
+    def _handle_one(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+        except TimeoutError:
+            self.close_connection = True
+            return
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536:
+            self.requestline, self.request_version, self.command = "", "", ""
+            self.send_error(414)
+            self.close_connection = True
+            return
+        if not self.parse_request():  # an error was sent; parse_request set close_connection
+            return
+        handler = _KeepAliveServerHandler(
+            self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=False
+        )
+        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref logs through it
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        self.server.untrack(self.connection)  # type: ignore[attr-defined]
+        super().finish()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -1254,6 +1320,31 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     block_on_close = False
     allow_reuse_address = True
     request_queue_size = 128
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self.connections_opened = 0  # since start: tests see whether clients keep connections
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+            self.connections_opened += 1
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def server_close(self) -> None:
+        """Stop listening and hang up every kept-alive connection, so a stopped emulator is gone
+        for clients holding a connection too (tests rely on "connection refused" after stop)."""
+        super().server_close()
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: tuple[str, int]

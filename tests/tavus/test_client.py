@@ -531,3 +531,29 @@ def test_api_key_never_appears_in_errors_or_debug_logs(
     assert SECRET not in repr(client)
     assert "GET /v2/personas" in caplog.text
     assert SECRET not in caplog.text
+
+
+# -- Kept-alive connections ----------------------------------------------------------------------
+
+
+def test_clients_share_kept_connections_but_never_each_others_key(
+    make_client: MakeClient, emu: EmulatorState
+) -> None:
+    good, revoked = make_client(), make_client(api_key="tvs-revoked-key")
+    for _ in range(3):
+        assert good.list_personas()["total_count"] == 3
+        with pytest.raises(TavusAuthError):
+            revoked.list_personas()
+    keys_seen = [r.status for r in emu.requests]
+    assert keys_seen == [200, 401] * 3
+
+
+def test_consecutive_calls_reuse_one_connection(
+    make_client: MakeClient, emulator_server: RunningEmulator
+) -> None:
+    client = make_client()
+    client.list_personas()
+    opened = emulator_server._server.connections_opened
+    for _ in range(5):
+        client.list_personas()
+    assert emulator_server._server.connections_opened == opened
