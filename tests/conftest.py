@@ -13,6 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from personas_app import live
 from personas_app.models import Role, Workspace
 from personas_app.tavus.emulator import EmulatorState, RunningEmulator, start_emulator
 from tests.builders import make_member, make_user, make_workspace
@@ -42,6 +43,7 @@ def _fast_and_clean(settings: Any) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TAVUS_TIMEOUT_READ = 5.0
     cache.clear()
+    live.forget_answers()  # answers remembered by live pages stay within one test
     yield
     cache.clear()
 

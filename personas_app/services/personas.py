@@ -12,19 +12,24 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property, partial
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
 from ..jsontypes import JSONObject, Op
+from ..live import overlap
 from ..models import AuditEvent, Outcome, Workspace
 from ..patching import apply_patch
 from ..payloads import create_payload
 from ..redaction import redact
 from ..tavus import TavusClient, TavusError
+from ..tavus.client import persona_from_body
 from .audit import audit_record
 from .workspaces import tavus_client_for
+
+R = TypeVar("R")
 
 
 def _name(doc: JSONObject | None) -> str:
@@ -43,13 +48,10 @@ def last_known_version(*, workspace: Workspace, persona_id: str) -> AuditEvent |
     )
 
 
-def _same_stamp(*, workspace: Workspace, persona_id: str, persona: JSONObject) -> bool:
-    """True when the last known version has this persona's updated_at (Tavus moves it on every
-    change), read without loading the whole snapshot. Without a stamp, compare in full."""
-    stamp = persona.get("updated_at")
-    if not isinstance(stamp, str) or not stamp:
-        return False
-    known = (
+def known_stamp(*, workspace: Workspace, persona_id: str) -> object:
+    """The updated_at of the last version the dashboard knows, read without loading the whole
+    snapshot (None when it knows none)."""
+    return (
         AuditEvent.objects.filter(
             workspace=workspace, persona_id=persona_id, outcome=Outcome.OK, after__isnull=False
         )
@@ -57,7 +59,20 @@ def _same_stamp(*, workspace: Workspace, persona_id: str, persona: JSONObject) -
         .values_list("after__updated_at", flat=True)
         .first()
     )
-    return known == stamp
+
+
+def _stamp_matches(persona: JSONObject, known: object) -> bool:
+    """True when `known` is this persona's updated_at (Tavus moves it on every change). Without
+    a stamp, versions are compared in full."""
+    stamp = persona.get("updated_at")
+    return isinstance(stamp, str) and bool(stamp) and known == stamp
+
+
+def _same_stamp(*, workspace: Workspace, persona_id: str, persona: JSONObject) -> bool:
+    stamp = persona.get("updated_at")
+    if not isinstance(stamp, str) or not stamp:
+        return False
+    return _stamp_matches(persona, known_stamp(workspace=workspace, persona_id=persona_id))
 
 
 def persona_observe(
@@ -117,6 +132,41 @@ def persona_fetch(
     event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
     outside = event if event is not None and event.action == "persona.changed_outside" else None
     return Fetched(persona=persona, outside_change=outside)
+
+
+def persona_page(
+    *,
+    workspace: Workspace,
+    persona_id: str,
+    prepare: Callable[[Fetched], R],
+    request_id: str = "",
+) -> R:
+    """prepare(persona_fetch(...)), with the preparing overlapped with the one GET (live.overlap).
+
+    While the GET travels, the page is prepared from the answer this process last saw for this
+    persona, and the last known version's stamp is read. When the answer is that one and the
+    stamp is its own, the early page is the page; otherwise the persona is observed as
+    persona_fetch does (an outside change is recorded) and the page prepared from the answer.
+    """
+    client = tavus_client_for(workspace)
+
+    def early(persona: JSONObject) -> tuple[object, R]:
+        known = known_stamp(workspace=workspace, persona_id=persona_id)
+        return known, prepare(Fetched(persona=persona, outside_change=None))
+
+    persona, prepared = overlap(
+        ("persona", workspace.pk, persona_id),
+        lambda reuse: client.get_persona(persona_id, reuse=reuse),
+        persona_from_body,
+        early,
+    )
+    if prepared is not None and _stamp_matches(persona, prepared[0]):
+        return prepared[1]
+    event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
+    outside = event if event is not None and event.action == "persona.changed_outside" else None
+    if prepared is not None and outside is None:
+        return prepared[1]
+    return prepare(Fetched(persona=persona, outside_change=outside))
 
 
 def _recorder(

@@ -7,6 +7,7 @@ writes go through services.personas (apply) or services.reviews (propose a chang
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,14 +33,17 @@ from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
 from ..jsontypes import JSONObject, dumps_readable
 from ..legacy import describe_migration, legacy_fields, migrate_legacy
+from ..live import overlap
 from ..models import ChangeRequest
 from ..patching import carry_over, describe_changes, minimal_patch, rebase
 from ..payloads import create_payload
 from ..redaction import redact, redact_ops, secret_paths_present
 from ..services.personas import (
+    Fetched,
     documents_for_picker,
     persona_apply_patch,
     persona_fetch,
+    persona_page,
     replicas_for_picker,
 )
 from ..services.personas import (
@@ -50,6 +54,7 @@ from ..services.personas import (
 )
 from ..services.workspaces import NoActiveKey, tavus_client_for
 from ..tavus import TavusError
+from ..tavus.client import listing_from_body
 from ..templates_library import TEMPLATES, template_doc
 
 PAGE_SIZE = 20
@@ -72,36 +77,52 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
         persona_type = "user"
     query = request.GET.get("q", "").strip()
     context: dict[str, object] = {"nav_section": "personas", "type": persona_type, "q": query}
+    template = "personas/list.html#rows" if request.htmx else "personas/list.html"
+
+    def page_url(n: int) -> str:
+        return "?" + urlencode({"type": persona_type, "q": query, "page": n})
+
+    def prepare(rows: list[Any], total: int) -> HttpResponse:
+        pages = max(1, -(-total // PAGE_SIZE))
+        # One reverse() for every row's link instead of one per row.
+        detail_prefix = reverse("personas:persona_detail", args=[slug, "-"])[:-2]
+        return render(
+            request,
+            template,
+            {
+                **context,
+                "personas": rows,
+                "detail_prefix": detail_prefix,
+                "total": total,
+                "page_label": f"Page {page} of {pages}",
+                "page_prev_url": page_url(page - 1) if page > 1 else "",
+                "page_next_url": page_url(page + 1) if page < pages else "",
+            },
+        )
+
+    def prepare_listing(result: JSONObject) -> HttpResponse:
+        return prepare(result.get("data", []), int(result.get("total_count", 0)))
+
     try:
         client = tavus_client_for(request.workspace)
         if query:
             personas, total = _search(client, persona_type, query)
             start = (page - 1) * PAGE_SIZE
-            rows = personas[start : start + PAGE_SIZE]
-        else:
-            result = client.list_personas(page=page, limit=PAGE_SIZE, persona_type=persona_type)
-            rows, total = result.get("data", []), int(result.get("total_count", 0))
+            return prepare(personas[start : start + PAGE_SIZE], total)
+        # One page of the listing: rendered while the call travels (live.overlap).
+        result, early = overlap(
+            ("personas", request.workspace.pk, persona_type, page),
+            lambda reuse: client.list_personas(
+                page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse
+            ),
+            listing_from_body,
+            prepare_listing,
+        )
+        return early or prepare_listing(result)
     except (TavusError, NoActiveKey) as exc:
         context["tavus_error"] = tavus_error_message(exc)
         context["no_key"] = isinstance(exc, NoActiveKey)
-        rows, total = [], 0
-    pages = max(1, -(-total // PAGE_SIZE))
-
-    def page_url(n: int) -> str:
-        return "?" + urlencode({"type": persona_type, "q": query, "page": n})
-
-    # One reverse() for every row's link instead of one per row.
-    detail_prefix = reverse("personas:persona_detail", args=[slug, "-"])[:-2]
-    context.update(
-        personas=rows,
-        detail_prefix=detail_prefix,
-        total=total,
-        page_label=f"Page {page} of {pages}",
-        page_prev_url=page_url(page - 1) if page > 1 else "",
-        page_next_url=page_url(page + 1) if page < pages else "",
-    )
-    template = "personas/list.html#rows" if request.htmx else "personas/list.html"
-    return render(request, template, context)
+        return prepare([], 0)
 
 
 def _search(client: object, persona_type: str, query: str) -> tuple[list[dict], int]:
@@ -146,34 +167,44 @@ def _persona_page(request: AppRequest, persona_id: str) -> tuple[JSONObject | No
     return persona, {"nav_section": "personas", "persona_id": persona_id, "tavus_error": error}
 
 
-@require_GET
-def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+def _live_persona_page(
+    request: AppRequest, persona_id: str, template: str, page: Callable[[Fetched], dict[str, Any]]
+) -> HttpResponse:
+    """A page of one live persona: `page(fetched)` is its context, prepared while the GET travels
+    (services.personas.persona_page); a Tavus failure shows its message on the same template."""
+    context: dict[str, Any] = {"nav_section": "personas", "persona_id": persona_id}
+
+    def prepare(fetched: Fetched) -> HttpResponse:
+        return render(request, template, {**context, "tavus_error": "", **page(fetched)})
+
     try:
-        fetched = persona_fetch(
-            workspace=request.workspace, persona_id=persona_id, request_id=request.request_id
+        return persona_page(
+            workspace=request.workspace,
+            persona_id=persona_id,
+            request_id=request.request_id,
+            prepare=prepare,
         )
     except (TavusError, NoActiveKey) as exc:
-        fetched, error = None, tavus_error_message(exc)
-    else:
-        error = ""
-    context: dict[str, Any] = {
-        "nav_section": "personas",
-        "persona_id": persona_id,
-        "tavus_error": error,
+        return render(request, template, {**context, "tavus_error": tavus_error_message(exc)})
+
+
+def _detail_context(fetched: Fetched) -> dict[str, Any]:
+    persona, shown = fetched.persona, fetched.redacted
+    return {
+        "persona": persona,
+        "persona_name": _persona_name(persona),
+        "sections": document_summary(shown, redacted=True),
+        "raw_json": dumps_readable(shown, depth=5),
+        "legacy": legacy_fields(persona),
+        "warnings": persona_warnings(persona),
+        "outside_change": fetched.outside_change,
+        "is_system": persona.get("persona_type") == "system",
     }
-    if fetched is not None:
-        persona, shown, outside_change = fetched.persona, fetched.redacted, fetched.outside_change
-        context.update(
-            persona=persona,
-            persona_name=_persona_name(persona),
-            sections=document_summary(shown, redacted=True),
-            raw_json=dumps_readable(shown, depth=5),
-            legacy=legacy_fields(persona),
-            warnings=persona_warnings(persona),
-            outside_change=outside_change,
-            is_system=persona.get("persona_type") == "system",
-        )
-    return render(request, "personas/detail.html", context, status=200)
+
+
+@require_GET
+def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
+    return _live_persona_page(request, persona_id, "personas/detail.html", _detail_context)
 
 
 # -- the editor -------------------------------------------------------------------------------------
@@ -440,17 +471,16 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
         context["editor"] = PersonaEditor(start)
         return render(request, "personas/edit.html", context)
     if request.method == "GET":
-        persona, _, error = _fetch_or_message(request, persona_id)
-        if persona is None:
-            return render(
-                request,
-                "personas/edit.html",
-                {"nav_section": "personas", "tavus_error": error, "persona_id": persona_id},
+
+        def page(fetched: Fetched) -> dict[str, Any]:
+            persona = fetched.persona
+            context = _editor_context(
+                request, PersonaEditor(persona), base_state=pack_state(persona)
             )
-        editor = PersonaEditor(persona)
-        context = _editor_context(request, editor, base_state=pack_state(persona))
-        context.update(persona_id=persona_id, persona_name=_persona_name(persona))
-        return render(request, "personas/edit.html", context)
+            context.update(persona_name=_persona_name(persona))
+            return context
+
+        return _live_persona_page(request, persona_id, "personas/edit.html", page)
     try:
         base, editor = _editor_from_post(request)
     except EditorStateError as exc:

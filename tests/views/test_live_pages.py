@@ -1,0 +1,112 @@
+"""Live persona pages prepare themselves while their one Tavus call travels (personas_app.live).
+
+Whatever was remembered from an earlier view, a page shows exactly what Tavus answers now: an edit
+made in the Tavus portal between two views, a deleted persona or a Tavus outage is never hidden
+behind the page prepared from the last answer.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from personas_app.models import AuditEvent
+from personas_app.tavus.emulator import EmulatorState
+from tests.builders import persona_doc
+from tests.formdata import form_data
+
+DETAIL = "/w/acme/personas/{}/"
+EDIT = "/w/acme/personas/{}/edit/"
+
+
+def _page(client: Any, url: str) -> tuple[int, str]:
+    response = client.get(url)
+    return response.status_code, html.unescape(response.content.decode())
+
+
+def test_detail_shows_an_edit_made_in_the_portal_between_two_views(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    _, first = _page(bob_client, DETAIL.format(persona_id))
+    _, again = _page(bob_client, DETAIL.format(persona_id))  # prepared from the remembered answer
+    assert "Front desk" in first and "Front desk" in again
+
+    tavus.edit_persona(persona_id, [{"op": "replace", "path": "/persona_name", "value": "Lobby"}])
+    status, body = _page(bob_client, DETAIL.format(persona_id))
+
+    assert status == 200
+    assert "Lobby" in body and "Front desk" not in body
+    assert "Changed outside the dashboard" in body
+    assert AuditEvent.objects.filter(
+        persona_id=persona_id, action="persona.changed_outside"
+    ).exists()
+
+
+def test_edit_page_starts_from_the_version_tavus_has_now(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    assert form_data(bob_client.get(EDIT.format(persona_id)).content.decode())["stt-hotwords"] == (
+        "Acme, trowel"
+    )
+
+    tavus.edit_persona(
+        persona_id, [{"op": "replace", "path": "/layers/stt/hotwords", "value": "Acme, rake"}]
+    )
+    data = form_data(bob_client.get(EDIT.format(persona_id)).content.decode())
+
+    assert data["stt-hotwords"] == "Acme, rake"
+    # The editor's starting point is the new version too: an untouched preview changes nothing.
+    preview = bob_client.post(f"/w/acme/personas/{persona_id}/edit/preview/", data)
+    assert "No changes yet" in preview.content.decode()
+
+
+def test_a_persona_deleted_between_views_is_reported_not_shown(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Short-lived"))
+    _page(bob_client, DETAIL.format(persona_id))
+    del tavus.personas[persona_id]
+
+    for url in (DETAIL, EDIT):
+        status, body = _page(bob_client, url.format(persona_id))
+        assert status == 200
+        assert "no longer exists on Tavus" in body
+        assert "Short-lived" not in body
+
+
+def test_tavus_outage_after_a_view_shows_the_error_not_the_remembered_page(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Remembered"))
+    _page(bob_client, DETAIL.format(persona_id))
+    tavus.fail_next(10, 500)
+
+    status, body = _page(bob_client, DETAIL.format(persona_id))
+
+    assert status == 200
+    assert "Tavus" in body and "Remembered" not in body
+
+
+def test_list_shows_a_persona_created_in_the_portal_since_the_last_view(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    tavus.put_persona(persona_doc(persona_name="First one"))
+    _, before = _page(bob_client, "/w/acme/")
+    tavus.put_persona(persona_doc(persona_name="Made in the portal"))
+
+    _, after = _page(bob_client, "/w/acme/")
+
+    assert "Made in the portal" not in before
+    assert "Made in the portal" in after and "First one" in after
+
+
+def test_a_page_seen_again_still_makes_exactly_one_upstream_request(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    for url in (DETAIL, EDIT, DETAIL, EDIT):
+        before = tavus.count()
+        bob_client.get(url.format(persona_id))
+        assert tavus.count() - before == 1
