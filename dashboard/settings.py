@@ -119,6 +119,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's ModelBackend; the user every request loads is read by a compiled query.
+AUTHENTICATION_BACKENDS = ["personas_app.auth.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "personas:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -164,7 +166,7 @@ if os.environ.get("CACHE_URL", "").startswith("redis://"):
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
     if CACHES["default"]["BACKEND"].endswith("RedisCache")
-    else "django.contrib.sessions.backends.db"
+    else "personas_app.sessions"  # Django's database sessions, read by a compiled query
 )
 
 # --- Tavus -----------------------------------------------------------------------------------------

@@ -16,10 +16,31 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from .models import Membership
+from .compiled import CompiledQuery
+from .models import Membership, Workspace
 from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
 
 View = Callable[..., HttpResponse]
+
+_MEMBERSHIP_FIELDS = [f.attname for f in Membership._meta.concrete_fields]
+_WORKSPACE_FIELDS = [f.attname for f in Workspace._meta.concrete_fields]
+# The membership and its workspace in one query, compiled once (compiled.py): every page reads it.
+_membership = CompiledQuery(
+    lambda slug, user_id: Membership.objects.filter(
+        workspace__slug=slug, user_id=user_id
+    ).values_list(*_MEMBERSHIP_FIELDS, *(f"workspace__{name}" for name in _WORKSPACE_FIELDS)),
+    ["str", "int"],
+)
+
+
+def _membership_of(slug: str, user_id: int) -> Membership | None:
+    rows = _membership.rows(slug, user_id)
+    if not rows:
+        return None
+    n = len(_MEMBERSHIP_FIELDS)
+    membership = Membership.from_db(_membership.using, _MEMBERSHIP_FIELDS, rows[0][:n])
+    membership.workspace = Workspace.from_db(_membership.using, _WORKSPACE_FIELDS, rows[0][n:])
+    return membership
 
 
 class RequestIdMiddleware:
@@ -60,14 +81,9 @@ class WorkspaceAccessMiddleware:
             raise ImproperlyConfigured(
                 f"URL {match.url_name!r} has no rule in permissions.URL_RULES"
             )
-        try:
-            # get() on the unique (workspace, user) pair: half the ORM work of filter().first()
-            # (no ORDER BY to build) on the query every workspace page makes first.
-            membership = Membership.objects.select_related("workspace").get(
-                workspace__slug=slug, user_id=request.user.pk
-            )
-        except Membership.DoesNotExist:
-            raise Http404("No such workspace.") from None
+        membership = _membership_of(slug, request.user.pk)
+        if membership is None:
+            raise Http404("No such workspace.")
         if not role_can(membership.role, rule):
             raise PermissionDenied(PERM_DENIED_MESSAGES[rule])
         request.workspace = membership.workspace  # type: ignore[attr-defined]

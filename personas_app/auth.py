@@ -1,0 +1,34 @@
+"""Django's ModelBackend, with the user every request loads read by a compiled query.
+
+Authentication, permissions and the active check are Django's; only get_user (the session's user,
+loaded on every request) skips compiling the same SQL again (personas_app.compiled).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
+from django.core.exceptions import ValidationError
+
+from .compiled import CompiledQuery
+
+UserModel = get_user_model()
+_FIELDS = [f.attname for f in UserModel._meta.concrete_fields]
+_read = CompiledQuery(
+    lambda pk: UserModel._default_manager.filter(pk=pk).values_list(*_FIELDS), ["int"]
+)
+
+
+class ModelBackend(DjangoModelBackend):
+    def get_user(self, user_id: Any) -> Any:
+        try:
+            pk = UserModel._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        rows = _read.rows(pk)
+        if not rows:
+            return None
+        user = UserModel.from_db(_read.using, _FIELDS, rows[0])
+        return user if self.user_can_authenticate(user) else None

@@ -1,0 +1,88 @@
+"""Querysets compiled to SQL once, for the few queries every request makes.
+
+Django turns a queryset into SQL again on every evaluation, which costs 0.2 to 0.5 ms of Python for
+even the smallest query, far more than the database takes to answer it. Every page reads the
+session, the user and the membership; a live page also reads the active key. Their shapes never
+change, so `CompiledQuery` compiles each once per thread and database connection with sentinel
+values in place of its arguments, and afterwards only substitutes the arguments and executes the
+SQL, applying the same converters Django would (so SQLite's booleans and datetimes come back as
+the ORM gives them).
+
+Only `values_list()` querysets over plain columns, whose arguments are plain strings or integers
+that reach the SQL unchanged, can be compiled; anything else is refused when it is first built.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+
+_SENTINEL_INT = -7_300_000_000_001
+_SENTINEL_STR = "\x00compiled-argument-{}\x00"
+
+
+class NotCompilable(Exception):
+    """The queryset's arguments do not reach its SQL as plain parameters."""
+
+
+class CompiledQuery:
+    """`build(*args)` (a values_list queryset), compiled once per thread; `rows(*args)` runs it.
+
+    `kinds` names each argument's type ("int" or "str"), which picks its sentinel.
+    """
+
+    def __init__(
+        self, build: Callable[..., QuerySet[Any]], kinds: Sequence[str], using: str = "default"
+    ) -> None:
+        self.build, self.kinds, self.using = build, tuple(kinds), using
+        self._local = threading.local()
+
+    def _compile(self) -> tuple[Any, str, list[Any], list[int | None], dict[int, Any]]:
+        connection = connections[self.using]
+        sentinels = [
+            _SENTINEL_INT - n if kind == "int" else _SENTINEL_STR.format(n)
+            for n, kind in enumerate(self.kinds)
+        ]
+        compiler = self.build(*sentinels).query.get_compiler(using=self.using)
+        sql, params = compiler.as_sql()
+        slots: list[int | None] = []
+        for param in params:
+            slots.append(sentinels.index(param) if param in sentinels else None)
+        if sorted(s for s in slots if s is not None) != list(range(len(sentinels))):
+            raise NotCompilable(f"arguments do not reach the SQL as parameters: {sql}")
+        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        converters = compiler.get_converters(fields)
+        return connection.connection, sql, list(params), slots, converters
+
+    def rows(self, *args: Any) -> list[tuple[Any, ...]]:
+        """The rows `build(*args)` would give, as tuples."""
+        connection = connections[self.using]
+        connection.ensure_connection()
+        compiled = getattr(self._local, "compiled", None)
+        if compiled is None or compiled[0] is not connection.connection:
+            compiled = self._local.compiled = self._compile()
+        _, sql, params, slots, converters = compiled
+        bound = [
+            args[slot] if slot is not None else value
+            for slot, value in zip(slots, params, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, bound)
+            rows = cursor.fetchall()
+        if not converters:
+            return [tuple(row) for row in rows]
+        items = list(converters.items())
+        converted = []
+        for row in rows:
+            values = list(row)
+            for pos, (convs, expression) in items:
+                value = values[pos]
+                for converter in convs:
+                    value = converter(value, expression, connection)
+                values[pos] = value
+            converted.append(tuple(values))
+        return converted

@@ -1,0 +1,95 @@
+"""Compiled hot-path queries give what the ORM gives, and sessions and users behave as Django's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
+
+from personas_app.compiled import CompiledQuery, NotCompilable
+from personas_app.models import Membership
+from tests.builders import make_user
+
+
+def _by_user(user_id: int) -> Any:
+    return Membership.objects.filter(user_id=user_id).values_list(
+        "role", "created_at", "workspace__slug", "workspace__requires_approval"
+    )
+
+
+def test_rows_equal_the_orm_with_converted_values(workspace: Any, alice: Any) -> None:
+    compiled = CompiledQuery(_by_user, ["int"])
+
+    rows = compiled.rows(alice.pk)
+
+    assert rows == list(_by_user(alice.pk))
+    assert rows[0][1].tzinfo is not None  # an aware datetime, as the ORM gives
+    assert rows[0][3] is False  # a boolean, also on SQLite
+    assert compiled.rows(alice.pk + 1000) == []
+
+
+def test_arguments_are_parameters_never_sql(workspace: Any) -> None:
+    compiled = CompiledQuery(
+        lambda slug: Membership.objects.filter(workspace__slug=slug).values_list("role"), ["str"]
+    )
+    assert compiled.rows("acme' OR '1'='1") == []
+    assert len(compiled.rows("acme")) == 2
+
+
+def test_a_queryset_whose_argument_is_transformed_is_refused(db: None) -> None:
+    compiled = CompiledQuery(
+        lambda slug: Membership.objects.filter(workspace__slug__icontains=slug).values_list("role"),
+        ["str"],
+    )
+    with pytest.raises(NotCompilable):
+        compiled.rows("acme")
+
+
+def test_an_expired_session_is_logged_out(alice: Any, workspace: Any) -> None:
+    client = Client()
+    client.force_login(alice)
+    assert client.get("/w/acme/").status_code == 200
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    response = client.get("/w/acme/")
+
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_deactivated_user_is_logged_out_on_the_next_request(alice: Any, workspace: Any) -> None:
+    client = Client()
+    client.force_login(alice)
+    alice.is_active = False
+    alice.save()
+
+    response = client.get("/w/acme/")
+
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_deleted_users_session_is_anonymous(db: None) -> None:
+    user = make_user("temp")
+    client = Client()
+    client.force_login(user)
+    user.delete()
+
+    assert client.get("/w/acme/").status_code == 302
+
+
+def test_login_and_logout_work_with_the_compiled_reads(alice: Any, workspace: Any) -> None:
+    client = Client()
+    alice.set_password("a-long-password-1")
+    alice.save()
+    assert (
+        client.post(
+            "/accounts/login/", {"username": "alice", "password": "a-long-password-1"}
+        ).status_code
+        == 302
+    )
+    assert client.get("/w/acme/").status_code == 200
+    client.post("/accounts/logout/")
+    assert client.get("/w/acme/").status_code == 302
