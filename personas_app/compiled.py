@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
-_SENTINEL_INT = -7_300_000_000_001
+_SENTINEL_INT = -2_147_000_001  # within every integer column's range (PostgreSQL's int4 too)
 _SENTINEL_STR = "\x00compiled-argument-{}\x00"
 
 
