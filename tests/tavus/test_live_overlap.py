@@ -34,6 +34,10 @@ def _view(client: TavusClient, persona_id: str, seen: list[Any]) -> tuple[Any, A
     )
 
 
+# An answer that arrives before the early page is ready is used as it is (the page is then
+# prepared from it), so the tests that expect an early page give the emulator some latency.
+
+
 def test_first_view_has_nothing_to_prepare_early(client: TavusClient, emu: EmulatorState) -> None:
     persona_id = emu.put_persona({"persona_name": "Kai", "system_prompt": "Hi."})
     seen: list[Any] = []
@@ -49,6 +53,7 @@ def test_same_answer_again_uses_the_page_prepared_while_waiting(
 ) -> None:
     persona_id = emu.put_persona({"persona_name": "Kai", "system_prompt": "Hi."})
     _view(client, persona_id, [])
+    emu.set_latency(200)  # the answer takes longer than preparing, as Tavus's does
     seen: list[Any] = []
 
     persona, early = _view(client, persona_id, seen)
@@ -108,5 +113,6 @@ def test_answers_are_remembered_per_key_and_at_most_remembered(
         _view(client, persona_id, [])
 
     # The oldest was forgotten; the two newest are prepared early, each from its own answer.
+    emu.set_latency(200)
     assert _view(client, ids[0], [])[1] is None
     assert _view(client, ids[2], [])[1] == "page of P2"
