@@ -284,17 +284,27 @@ def _listing(body: JSONObject) -> JSONObject:
 
 
 def _single(reply: _Reply, *, resource: str, id_key: str, reuse: Reuse | None = None) -> JSONObject:
-    body = reply.json_object(reuse)
+    return _one(
+        reply.json_object(reuse),
+        resource=resource,
+        id_key=id_key,
+        where=f"{reply.method} {reply.path} -> {reply.status}",
+        status=reply.status,
+        method=reply.method,
+    )
+
+
+def _one(
+    body: JSONObject, *, resource: str, id_key: str, where: str, status: int, method: str
+) -> JSONObject:
+    """The one item of a single-item answer: flat, or wrapped as {"data": [item]}."""
     if id_key in body:
         return body
     data = body.get("data")
     if isinstance(data, list):
         if not data:
             raise TavusNotFound(
-                f"{reply.method} {reply.path} -> {reply.status}: empty data",
-                resource=resource,
-                status=reply.status,
-                method=reply.method,
+                f"{where}: empty data", resource=resource, status=status, method=method
             )
         data = data[0]
     if isinstance(data, dict):
@@ -304,11 +314,13 @@ def _single(reply: _Reply, *, resource: str, id_key: str, reuse: Reuse | None = 
 
 def persona_from_body(body: JSONObject) -> JSONObject:
     """What get_persona returns for an answer that parsed to `body` (TavusNotFound when empty)."""
-    return _single(
-        _Reply("GET", "/v2/personas", 200, ""),
+    return _one(
+        body,
         resource="persona",
         id_key="persona_id",
-        reuse=lambda _: body,
+        where="GET /v2/personas/{id} -> 200",
+        status=200,
+        method="GET",
     )
 
 

@@ -884,6 +884,7 @@ def _delete_persona(state: EmulatorState, call: _Call) -> _Answer:
     persona = _persona_or_refuse(state, call.args["id"])
     _refuse_system(persona)
     del state.personas[call.args["id"]]
+    state._encoded.pop(call.args["id"], None)
     return _Answer(204, has_body=False)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from personas_app import live
 from personas_app.tavus import TavusClient, TavusNotFound
-from personas_app.tavus.client import persona_from_body
+from personas_app.tavus.client import listing_from_body, persona_from_body
 from personas_app.tavus.emulator import EmulatorState, RunningEmulator
 
 
@@ -116,3 +116,25 @@ def test_answers_are_remembered_per_key_and_at_most_remembered(
     emu.set_latency(200)
     assert _view(client, ids[0], [])[1] is None
     assert _view(client, ids[2], [])[1] == "page of P2"
+
+
+def test_a_listing_seen_again_is_prepared_early_and_a_new_persona_is_not_missed(
+    client: TavusClient, emu: EmulatorState
+) -> None:
+    emu.put_persona({"persona_name": "Kai", "system_prompt": "Hi."})
+
+    def view() -> tuple[Any, Any]:
+        return live.overlap(
+            ("personas", "ws", 1),
+            lambda reuse: client.list_personas(persona_type="user", reuse=reuse),
+            listing_from_body,
+            lambda listing: [p["persona_name"] for p in listing["data"]],
+        )
+
+    view()
+    emu.set_latency(200)
+    assert view()[1] == ["Kai"]
+    emu.put_persona({"persona_name": "Noa", "system_prompt": "Hi."})
+    listing, early = view()
+    assert early is None
+    assert [p["persona_name"] for p in listing["data"]] == ["Noa", "Kai"]
