@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 
 _SENTINEL_INT = -2_147_000_001  # within every integer column's range (PostgreSQL's int4 too)
 _SENTINEL_STR = "\x00compiled-argument-{}\x00"
@@ -41,48 +43,42 @@ class CompiledQuery:
         self.build, self.kinds, self.using = build, tuple(kinds), using
         self._local = threading.local()
 
-    def _compile(self) -> tuple[Any, str, list[Any], list[int | None], dict[int, Any]]:
-        connection = connections[self.using]
+    def _compile(self) -> _Compiled:
+        connections[self.using].ensure_connection()  # some backends compile by server version
         sentinels = [
             _SENTINEL_INT - n if kind == "int" else _SENTINEL_STR.format(n)
             for n, kind in enumerate(self.kinds)
         ]
         compiler = self.build(*sentinels).query.get_compiler(using=self.using)
         sql, params = compiler.as_sql()
-        slots: list[int | None] = []
-        for param in params:
-            slots.append(sentinels.index(param) if param in sentinels else None)
+        slots = [sentinels.index(p) if p in sentinels else None for p in params]
         if sorted(s for s in slots if s is not None) != list(range(len(sentinels))):
             raise NotCompilable(f"arguments do not reach the SQL as parameters: {sql}")
-        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
-        converters = compiler.get_converters(fields)
-        return connection.connection, sql, list(params), slots, converters
+        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+        return _Compiled(compiler, sql, list(params), slots, converters)
 
     def rows(self, *args: Any) -> list[tuple[Any, ...]]:
         """The rows `build(*args)` would give, as tuples."""
-        connection = connections[self.using]
-        connection.ensure_connection()
+        # Per thread: the compiler and its converters belong to this thread's connection.
         compiled = getattr(self._local, "compiled", None)
-        if compiled is None or compiled[0] is not connection.connection:
+        if compiled is None:
             compiled = self._local.compiled = self._compile()
-        _, sql, params, slots, converters = compiled
         bound = [
             args[slot] if slot is not None else value
-            for slot, value in zip(slots, params, strict=True)
+            for slot, value in zip(compiled.slots, compiled.params, strict=True)
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, bound)
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(compiled.sql, bound)
             rows = cursor.fetchall()
-        if not converters:
-            return [tuple(row) for row in rows]
-        items = list(converters.items())
-        converted = []
-        for row in rows:
-            values = list(row)
-            for pos, (convs, expression) in items:
-                value = values[pos]
-                for converter in convs:
-                    value = converter(value, expression, connection)
-                values[pos] = value
-            converted.append(tuple(values))
-        return converted
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        return [tuple(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    compiler: SQLCompiler
+    sql: str
+    params: list[Any]
+    slots: list[int | None]  # for each parameter, the argument it takes (None: a constant)
+    converters: dict[int, Any]

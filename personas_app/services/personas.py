@@ -61,18 +61,14 @@ def known_stamp(*, workspace: Workspace, persona_id: str) -> object:
     )
 
 
-def _stamp_matches(persona: JSONObject, known: object) -> bool:
-    """True when `known` is this persona's updated_at (Tavus moves it on every change). Without
-    a stamp, versions are compared in full."""
+def _stamp(persona: JSONObject) -> str | None:
+    """The persona's updated_at (Tavus moves it on every change); None without one, and then
+    versions are compared in full."""
     stamp = persona.get("updated_at")
-    return isinstance(stamp, str) and bool(stamp) and known == stamp
+    return stamp if isinstance(stamp, str) and stamp else None
 
 
-def _same_stamp(*, workspace: Workspace, persona_id: str, persona: JSONObject) -> bool:
-    stamp = persona.get("updated_at")
-    if not isinstance(stamp, str) or not stamp:
-        return False
-    return _stamp_matches(persona, known_stamp(workspace=workspace, persona_id=persona_id))
+_UNREAD = object()
 
 
 def persona_observe(
@@ -81,16 +77,20 @@ def persona_observe(
     persona: JSONObject,
     request_id: str = "",
     seen: JSONObject | None = None,
+    known: object = _UNREAD,
 ) -> AuditEvent | None:
     """Record a version when a fetched persona differs from the last one the dashboard knows.
 
     Returns the new record ("changed outside" or "first seen"), or None when nothing changed.
-    `seen` is redact(persona) when the caller already has it.
+    `seen` is redact(persona) and `known` is known_stamp(...) when the caller already has them.
     """
     persona_id = str(persona.get("persona_id", ""))
     if not persona_id:
         return None
-    if _same_stamp(workspace=workspace, persona_id=persona_id, persona=persona):
+    stamp = _stamp(persona)
+    if stamp is not None and known is _UNREAD:
+        known = known_stamp(workspace=workspace, persona_id=persona_id)
+    if stamp is not None and known == stamp:
         return None
     seen = seen if seen is not None else redact(persona)
     last = last_known_version(workspace=workspace, persona_id=persona_id)
@@ -130,8 +130,12 @@ def persona_fetch(
     client = client or tavus_client_for(workspace)
     persona = client.get_persona(persona_id)
     event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
-    outside = event if event is not None and event.action == "persona.changed_outside" else None
-    return Fetched(persona=persona, outside_change=outside)
+    return Fetched(persona=persona, outside_change=_outside(event))
+
+
+def _outside(event: AuditEvent | None) -> AuditEvent | None:
+    """The "changed outside" record among what persona_observe returns (not "first seen")."""
+    return event if event is not None and event.action == "persona.changed_outside" else None
 
 
 def persona_page(
@@ -160,12 +164,14 @@ def persona_page(
         persona_from_body,
         early,
     )
-    if prepared is not None and _stamp_matches(persona, prepared[0]):
-        return prepared[1]
-    event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
-    outside = event if event is not None and event.action == "persona.changed_outside" else None
-    if prepared is not None and outside is None:
-        return prepared[1]
+    known, page = prepared if prepared is not None else (_UNREAD, None)
+    # The known stamp read while waiting: an unchanged persona costs no further query.
+    event = persona_observe(
+        workspace=workspace, persona=persona, request_id=request_id, known=known
+    )
+    outside = _outside(event)
+    if page is not None and outside is None:
+        return page
     return prepare(Fetched(persona=persona, outside_change=outside))
 
 

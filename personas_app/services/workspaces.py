@@ -42,13 +42,14 @@ _active_key = CompiledQuery(
 
 def tavus_client_for(workspace: Workspace) -> TavusClient:
     """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
-    sealed = [row[0] for row in _active_key.rows(workspace.pk)]
-    if not sealed or not sealed[0]:
+    rows = _active_key.rows(workspace.pk)
+    sealed = rows[0][0] if rows else ""
+    if not sealed:
         raise NoActiveKey(
             f"The workspace “{workspace.name}” has no active Tavus API key. "
             "An admin can add one on the API keys page."
         )
-    secret = unseal(sealed[0])
+    secret = unseal(sealed)
     remember_secret(secret)
     return TavusClient(
         secret,

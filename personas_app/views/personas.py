@@ -118,7 +118,7 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
             listing_from_body,
             prepare_listing,
         )
-        return early or prepare_listing(result)
+        return early if early is not None else prepare_listing(result)
     except (TavusError, NoActiveKey) as exc:
         context["tavus_error"] = tavus_error_message(exc)
         context["no_key"] = isinstance(exc, NoActiveKey)
