@@ -121,6 +121,7 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
         return early if early is not None else prepare_listing(result)
     except (TavusError, NoActiveKey) as exc:
         context["tavus_error"] = tavus_error_message(exc)
+        context["tavus_reading"] = True
         context["no_key"] = isinstance(exc, NoActiveKey)
         return prepare([], 0)
 
@@ -185,7 +186,9 @@ def _live_persona_page(
             prepare=prepare,
         )
     except (TavusError, NoActiveKey) as exc:
-        return render(request, template, {**context, "tavus_error": tavus_error_message(exc)})
+        # A page that only reads: there is no typed work to reassure about.
+        error = {"tavus_error": tavus_error_message(exc), "tavus_reading": True}
+        return render(request, template, {**context, **error})
 
 
 def _detail_context(fetched: Fetched) -> dict[str, Any]:

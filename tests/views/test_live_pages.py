@@ -110,3 +110,15 @@ def test_a_page_seen_again_still_makes_exactly_one_upstream_request(
         before = tavus.count()
         bob_client.get(url.format(persona_id))
         assert tavus.count() - before == 1
+
+
+def test_a_failed_read_says_what_went_wrong_without_talk_of_lost_work(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    tavus.fail_next(10, 500)
+
+    for url in ("/w/acme/", DETAIL.format(persona_id), EDIT.format(persona_id)):
+        _, body = _page(bob_client, url)
+        assert "Something went wrong with Tavus." in body
+        assert "did not accept" not in body and "Nothing you typed was lost" not in body
