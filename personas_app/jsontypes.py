@@ -77,16 +77,21 @@ def dumps_readable(value: JSON, *, depth: int = 4, indent: int = 2) -> str:
     return "".join(_readable(value, depth, indent, 0))
 
 
+# One encoder for every call: json.dumps(..., ensure_ascii=False) builds a new one each time.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_encode_key = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
 def _readable(value: JSON, depth: int, indent: int, level: int) -> list[str]:
     if depth <= 0 or not isinstance(value, dict | list) or not value:
-        return [json.dumps(value, ensure_ascii=False)]
+        return [_encode(value)]
     pad, inner = " " * (indent * level), " " * (indent * (level + 1))
     parts: list[str] = ["{\n" if isinstance(value, dict) else "[\n"]
     items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
     for position, (key, item) in enumerate(items):
         parts.append(inner)
         if isinstance(value, dict):
-            parts.append(json.dumps(key, ensure_ascii=False) + ": ")
+            parts.append((_encode_key(key) if isinstance(key, str) else _encode(key)) + ": ")
         parts += _readable(item, depth - 1, indent, level + 1)
         parts.append(",\n" if position < len(items) - 1 else "\n")
     parts.append(pad + ("}" if isinstance(value, dict) else "]"))
