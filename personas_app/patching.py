@@ -59,9 +59,9 @@ def _kind(value: JSON) -> str:
     return type(value).__name__
 
 
-def _canon(value: JSON) -> str:
-    # Exact JSON identity for list items: key order ignored, true != 1, 1 != 1.0.
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# Exact JSON identity for list items: key order ignored, true != 1, 1 != 1.0. One encoder for
+# every call (json.dumps with these options builds a new one each time).
+_canon = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _leaf_count(value: JSON) -> int:
