@@ -23,6 +23,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from .gc_pause import collect_while_waiting
 from .jsontypes import JSON
 from .tavus.client import Reuse, when_sent
 
@@ -109,6 +110,7 @@ def overlap(
         except Exception:  # the guess is only a guess: the page is prepared from the answer
             logger.debug("Preparing a page from the last answer failed", exc_info=True)
             early = None
+    collect_while_waiting()  # the answer takes longer than the garbage collector
     value = future.result()
     # The client returns the guess's own value only when the answer's text was the guess's.
     if early is not None and value is guessed:

@@ -116,3 +116,35 @@ def test_a_file_the_server_sends_itself_is_passed_through_unwrapped() -> None:
 
     assert app({"wsgi.file_wrapper": FileWrapper}, None) is sent  # type: ignore[arg-type]
     assert gc.isenabled()
+
+
+def test_a_request_waiting_for_tavus_collects_what_it_allocated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    phases: list[str] = []
+
+    def app(environ: dict, start_response: object) -> list[bytes]:
+        garbage = [[] for _ in range(gc.get_threshold()[0] + 10)]  # noqa: F841
+        gc.callbacks.append(lambda phase, info: phases.append(phase))
+        try:
+            gc_pause.collect_while_waiting()
+        finally:
+            gc.callbacks.pop()
+        return [b"ok"]
+
+    PauseGcDuringRequests(app)({}, None).close()  # type: ignore[arg-type,attr-defined]
+
+    assert phases == ["start", "stop"]
+    assert gc.isenabled()
+
+
+def test_outside_a_request_waiting_does_not_collect() -> None:
+    phases: list[str] = []
+    garbage = [[] for _ in range(gc.get_threshold()[0] + 10)]  # noqa: F841
+    gc.disable()  # no automatic collection in between: only collect_while_waiting could run one
+    gc.callbacks.append(lambda phase, info: phases.append(phase))
+    try:
+        gc_pause.collect_while_waiting()
+    finally:
+        gc.callbacks.pop()
+    assert phases == []
