@@ -183,7 +183,7 @@ def _replay(info: dict[str, Any], emulator_url: str, args: argparse.Namespace) -
                 walls.append((time.perf_counter() - w0) * 1000)
                 cpus.append((time.process_time() - c0) * 1000)
         print(
-            f"{name:<16} wall p50 {statistics.median(walls):7.1f} ms  cpu p50 "
+            f"{name:<16} wall p50 {statistics.median(walls):7.1f} ms  min {min(walls):6.1f}  cpu p50 "
             f"{statistics.median(cpus):7.1f} ms  gc {gc_time[0] * 1000 / args.n:5.1f} ms  "
             f"sql {sql_time[0] * 1000 / args.n:5.1f} ms ({len(queries) / args.n:.0f} queries)",
             flush=True,
@@ -192,7 +192,8 @@ def _replay(info: dict[str, Any], emulator_url: str, args: argparse.Namespace) -
             for ms, sql in queries[: len(queries) // args.n]:
                 print(f"    {ms:7.2f} ms  {sql[:160]}")
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            profiler.dump_stats("/tmp/replay.prof") if os.environ.get("REPLAY_DUMP") else None
+            pstats.Stats(profiler).sort_stats(os.environ.get("REPLAY_SORT", "cumulative")).print_stats(int(os.environ.get("REPLAY_TOP", "30")))
 
 
 if __name__ == "__main__":
