@@ -52,7 +52,7 @@ class CompiledQuery:
         compiler = self.build(*sentinels).query.get_compiler(using=self.using)
         sql, params = compiler.as_sql()
         slots = [sentinels.index(p) if p in sentinels else None for p in params]
-        if sorted(s for s in slots if s is not None) != list(range(len(sentinels))):
+        if {s for s in slots if s is not None} != set(range(len(sentinels))):
             raise NotCompilable(f"arguments do not reach the SQL as parameters: {sql}")
         converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
         return _Compiled(compiler, sql, list(params), slots, converters)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.db.models import Q
 from django.test import Client
 from django.utils import timezone
 
@@ -38,6 +39,18 @@ def test_arguments_are_parameters_never_sql(workspace: Any) -> None:
     )
     assert compiled.rows("acme' OR '1'='1") == []
     assert len(compiled.rows("acme")) == 2
+
+
+def test_an_argument_used_twice_is_bound_in_both_places(workspace: Any, alice: Any) -> None:
+    def mine_or_named(user_id: int) -> Any:
+        return Membership.objects.filter(
+            Q(user_id=user_id) | Q(user__id=user_id, role="nobody")
+        ).values_list("role")
+
+    compiled = CompiledQuery(mine_or_named, ["int"])
+
+    assert compiled.rows(alice.pk) == list(mine_or_named(alice.pk))
+    assert compiled.rows(alice.pk + 1000) == []
 
 
 def test_a_queryset_whose_argument_is_transformed_is_refused(db: None) -> None:
