@@ -6,7 +6,7 @@ from functools import partial
 
 from django.http import HttpRequest
 
-from .selectors import reviews_waiting_count, workspaces_for
+from .selectors import nav_workspaces_for, reviews_waiting_count
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -15,7 +15,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     workspace = getattr(request, "workspace", None)
     membership = getattr(request, "membership", None)
     context: dict[str, object] = {
-        "nav_workspaces": workspaces_for(request.user),
+        # Callables, like the count below: only full pages, which show them, run the queries.
+        "nav_workspaces": partial(nav_workspaces_for, user=request.user),
         "current_workspace": workspace,
         "current_membership": membership,
     }

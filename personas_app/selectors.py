@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Q, QuerySet
@@ -27,6 +27,28 @@ from .permissions import ROLE_PERMISSIONS, Perm, role_can
 
 def workspaces_for(user: AbstractBaseUser) -> QuerySet[Workspace]:
     return Workspace.objects.filter(memberships__user=user).order_by("name")
+
+
+class NavWorkspace(NamedTuple):
+    """A workspace as the navigation's switcher lists it."""
+
+    name: str
+    slug: str
+
+
+_nav_workspaces = CompiledQuery(
+    lambda user_id: (
+        Workspace.objects.filter(memberships__user_id=user_id)
+        .order_by("name")
+        .values_list("name", "slug")
+    ),
+    ["int"],
+)
+
+
+def nav_workspaces_for(*, user: AbstractBaseUser) -> list[NavWorkspace]:
+    """The user's workspaces by name, for every full page's switcher (a compiled query)."""
+    return [NavWorkspace(*row) for row in _nav_workspaces.rows(user.pk)]
 
 
 def _decided_by(user: AbstractBaseUser) -> QuerySet[Review, dict[str, int]]:

@@ -81,6 +81,21 @@ def test_admin_navigation_shows_admin_links_and_editor_navigation_does_not(
     assert "API keys" not in _body(bob_client.get("/w/acme/"))
 
 
+def test_switcher_lists_the_users_workspaces_by_name_and_no_others(
+    bob_client: Client, workspace: Workspace, alice: Any, bob: Any
+) -> None:
+    beta = make_workspace(owner=alice, base_url="", api_key=None, name="Beta team", slug="beta")
+    make_workspace(owner=alice, base_url="", api_key=None, name="Alpha secret", slug="alpha")
+    Membership.objects.create(workspace=beta, user=bob, role=Role.VIEWER)
+
+    page = _body(bob_client.get("/w/acme/audit/"))
+    switcher = page[page.index('<details class="switcher">') :]
+    switcher = switcher[: switcher.index("</details>")]
+
+    assert switcher.index('href="/w/acme/">Acme<') < switcher.index('href="/w/beta/">Beta team<')
+    assert "Alpha secret" not in page
+
+
 def test_key_of_another_workspace_is_404(
     alice_client: Client, workspace: Workspace, alice: Any
 ) -> None:
