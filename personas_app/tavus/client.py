@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 
 from ._types import JSON, JSONObject
 from .errors import (
@@ -100,62 +98,77 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _AnnouncingHTTPSConnection
 
 
-class _SharedPoolAdapter(HTTPAdapter):
-    """One connection pool per process, shared by every client.
-
-    The dashboard makes a client per page (each workspace has its own key), so a pool per client
-    would open a new connection, with its TCP and TLS handshakes, for every page's one call to
-    Tavus. Kept-alive connections carry no credentials: the key travels in each request's header.
-    """
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-    def close(self) -> None:
-        # Clients come and go; the pool stays for the next one.
-        pass
-
-
-_SHARED_ADAPTER = _SharedPoolAdapter(pool_connections=8, pool_maxsize=16)
-
-
 @functools.lru_cache(maxsize=64)
-def _environment_settings(base_url: str) -> tuple[tuple[tuple[str, str], ...], str | bool]:
-    """(proxies, verify) from the environment, read once per base URL and process.
+def _environment_settings(base_url: str) -> tuple[str | None, str | bool]:
+    """(proxy URL or None, verify) for a base URL, from the environment, read once per process.
 
-    requests reads the proxy and CA-bundle variables again on every call (half a millisecond,
-    more than the rest of its work); they do not change while the process runs. NO_PROXY is
-    honoured because the proxies are looked up for the base URL itself.
+    The variables requests and curl honour: HTTPS_PROXY/HTTP_PROXY/ALL_PROXY with NO_PROXY (looked
+    up for the base URL itself), and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE for the CA bundle. They do
+    not change while the process runs.
     """
-    proxies = tuple(sorted(requests.utils.get_environ_proxies(base_url).items()))
+    proxies = requests.utils.get_environ_proxies(base_url)
+    proxy = requests.utils.select_proxy(base_url, proxies) if proxies else None
     verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return proxies, verify
+    return proxy, verify
 
 
-def _new_session(base_url: str) -> requests.Session:
-    session = requests.Session()
-    session.mount("https://", _SHARED_ADAPTER)
-    session.mount("http://", _SHARED_ADAPTER)
-    proxies, verify = _environment_settings(base_url)
-    session.trust_env = False
-    session.proxies.update(dict(proxies))
-    session.verify = verify
-    return session
+# One set of connection pools per process, shared by every client: the dashboard makes a client
+# per page (each workspace has its own key), and a pool per client would open a new connection,
+# with its TCP and TLS handshakes, for every page's one call to Tavus. Kept-alive connections carry
+# no credentials: the key travels in each request's header.
+_managers: dict[tuple[str | None, str | bool], urllib3.PoolManager] = {}
+_managers_lock = threading.Lock()
 
 
-class _ApiKeyAuth(AuthBase):
-    """Adds x-api-key to each request; an auth object keeps the key out of locals and reprs."""
+def _manager(base_url: str) -> urllib3.PoolManager:
+    settings = _environment_settings(base_url)
+    manager = _managers.get(settings)
+    if manager is None:
+        with _managers_lock:
+            manager = _managers.get(settings)
+            if manager is None:
+                manager = _managers[settings] = _new_manager(*settings)
+    return manager
 
-    def __init__(self, api_key: str) -> None:
-        self._api_key = api_key
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["x-api-key"] = self._api_key
-        return request
+def _new_manager(proxy: str | None, verify: str | bool) -> urllib3.PoolManager:
+    tls: dict[str, Any]
+    if verify is False:
+        tls = {"cert_reqs": "CERT_NONE"}
+    else:
+        bundle = verify if isinstance(verify, str) else requests.certs.where()
+        where = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
+        tls = {"cert_reqs": "CERT_REQUIRED", where: bundle}
+    manager: urllib3.PoolManager
+    if proxy:
+        user, password = requests.utils.get_auth_from_url(proxy)
+        headers = urllib3.make_headers(proxy_basic_auth=f"{user}:{password}") if user else None
+        manager = urllib3.ProxyManager(proxy, num_pools=8, maxsize=16, proxy_headers=headers, **tls)
+    else:
+        manager = urllib3.PoolManager(num_pools=8, maxsize=16, **tls)
+    manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return manager
 
-    def __repr__(self) -> str:
-        return "<x-api-key ****>"
+
+def _charset(content_type: str | None) -> str:
+    # JSON is UTF-8 (RFC 8259); an error page may name another charset.
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip("\"' ")
+    return "utf-8"
+
+
+def _decode(data: bytes, content_type: str | None) -> str:
+    try:
+        return data.decode(_charset(content_type), errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
+_USER_AGENT = "persona-studio"
+_json_dumps = json.dumps  # the name `json` is the body parameter in TavusClient
+_NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -341,16 +354,14 @@ class TavusClient:
         max_retries: int = 3,
         backoff: float = 0.25,
         max_retry_after: float = 10.0,
-        session: requests.Session | None = None,
     ) -> None:
         self._api_key = api_key
-        self._auth = _ApiKeyAuth(api_key)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self.max_retries = max(0, max_retries)
         self.backoff = max(0.0, backoff)
         self.max_retry_after = max(0.0, max_retry_after)
-        self._session = session if session is not None else _new_session(self.base_url)
         self._counter_lock = threading.Lock()
         self.requests_made = 0
 
@@ -358,7 +369,8 @@ class TavusClient:
         return f"TavusClient(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        self._session.close()
+        """Nothing to release: connections belong to the process-wide pools, kept for the next
+        client (a client is made per page)."""
 
     def __enter__(self) -> TavusClient:
         return self
@@ -379,18 +391,32 @@ class TavusClient:
 
     def _send(
         self, method: str, url: str, *, params: Mapping[str, str] | None, json: JSON
-    ) -> requests.Response:
+    ) -> urllib3.BaseHTTPResponse:
         with self._counter_lock:
             self.requests_made += 1
-        return self._session.request(
+        body = None
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": _USER_AGENT,
+        }
+        if json is not None:
+            body = _json_dumps(json, allow_nan=False).encode()
+            headers["Content-Type"] = "application/json"
+        if params:
+            url = f"{url}?{urlencode(params)}"
+        # urllib3 itself rather than requests: requests adds about a millisecond of Python to
+        # every call (half of it before the request leaves), which a live page waits through.
+        # The key goes in its header and nowhere else.
+        return _manager(self.base_url).urlopen(
             method,
             url,
-            params=params,
-            json=json,
-            auth=self._auth,
-            timeout=self.timeout,
+            body=body,
+            headers={**headers, "x-api-key": self._api_key},
+            timeout=self._timeout,
+            retries=False,  # retries are ours (GETs only); errors come as they happened
             # A redirect would copy the x-api-key header to wherever it points.
-            allow_redirects=False,
+            redirect=False,
         )
 
     def _request(
@@ -408,7 +434,7 @@ class TavusClient:
             started = time.monotonic()
             try:
                 response = self._send(method, url, params=params, json=json)
-            except requests.RequestException as exc:
+            except _NETWORK_ERRORS as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 error = self._network_error(method, path, exc)
                 logger.debug(
@@ -420,32 +446,32 @@ class TavusClient:
                     continue
                 raise error from None
             elapsed_ms = (time.monotonic() - started) * 1000
-            status = response.status_code
+            status = response.status
             logger.debug("Tavus %s %s -> %s in %.0f ms", method, path, status, elapsed_ms)
             if may_retry and status in _RETRY_STATUSES and attempt < self.max_retries:
                 retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-                response.close()
                 _sleep(self._delay(attempt, retry_after))
                 attempt += 1
                 continue
-            reply = _Reply(method=method, path=path, status=status, text=response.text)
+            text = _decode(response.data, response.headers.get("Content-Type"))
+            reply = _Reply(method=method, path=path, status=status, text=text)
             if status >= 400 or (300 <= status < 400 and status != 304):
                 raise self._http_error(reply, response.headers.get("Retry-After"))
             return reply
 
     def _network_error(
-        self, method: str, path: str, exc: requests.RequestException
+        self, method: str, path: str, exc: urllib3.exceptions.HTTPError | OSError
     ) -> TavusUnavailable:
         reason: UnavailableReason
-        # ConnectTimeout is both a Timeout and a ConnectionError, so it is checked first.
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            reason = "connect_timeout"
-        elif isinstance(exc, requests.exceptions.Timeout):
-            reason = "read_timeout"
-        elif isinstance(exc, requests.exceptions.ConnectionError):
+        # NewConnectionError (refused, DNS) is a ConnectTimeoutError too, so it is checked first.
+        if isinstance(exc, urllib3.exceptions.NewConnectionError):
             reason = _connection_reason(exc)
+        elif isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+            reason = "connect_timeout"
+        elif isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            reason = "read_timeout"
         else:
-            reason = "connection"
+            reason = _connection_reason(exc)
         detail = self._scrub(f"{method} {path} failed: {reason} ({type(exc).__name__}: {exc})")
         return TavusUnavailable(detail, reason=reason, method=method)
 

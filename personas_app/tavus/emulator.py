@@ -560,13 +560,16 @@ def _canonical(doc: JSON) -> str:
 
 @dataclass(frozen=True)
 class LoggedRequest:
-    """One request as the emulator saw it. Headers are left out: they hold the API key."""
+    """One request as the emulator saw it: `headers` by lower-case name, the API key's value
+    masked; `target` is the request line's path and query as sent (still percent-encoded)."""
 
     method: str
     path: str
     query: dict[str, str]
     body: JSON
     status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    target: str = ""
 
 
 @dataclass
@@ -1227,6 +1230,20 @@ def _stats_answer(state: EmulatorState, api_key: str | None) -> _Answer:
     return _Answer(200, {"requests": state.count()})
 
 
+def _logged_headers(environ: WSGIEnvironment) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = str(environ[key])
+    if "x-api-key" in headers:
+        headers["x-api-key"] = "****"
+    return headers
+
+
 def make_app(state: EmulatorState) -> WSGIApplication:
     """The WSGI callable serving `state`."""
 
@@ -1250,7 +1267,15 @@ def make_app(state: EmulatorState) -> WSGIApplication:
                     answer = _dispatch(state, call, environ.get("HTTP_X_API_KEY"))
         state._record(
             generation,
-            LoggedRequest(call.method, call.path, call.query, call.body, answer.status),
+            LoggedRequest(
+                call.method,
+                call.path,
+                call.query,
+                call.body,
+                answer.status,
+                headers=_logged_headers(environ),
+                target=environ.get("RAW_TARGET", ""),
+            ),
         )
         return _respond(start_response, answer)
 
@@ -1285,6 +1310,11 @@ class _QuietHandler(WSGIRequestHandler):
         self._handle_one()
         while not self.close_connection:
             self._handle_one()
+
+    def get_environ(self) -> WSGIEnvironment:
+        environ = super().get_environ()
+        environ["RAW_TARGET"] = self.path  # wsgiref's PATH_INFO is already percent-decoded
+        return environ
 
     def _handle_one(self) -> None:
         try:

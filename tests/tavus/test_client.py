@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import pickle
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import requests
 
 from personas_app.tavus import (
     TavusAuthError,
@@ -53,7 +53,6 @@ def make_client(emulator_server: RunningEmulator, emu: EmulatorState) -> MakeCli
         max_retries: int = 2,
         backoff: float = 0.01,
         max_retry_after: float = 0.2,
-        session: requests.Session | None = None,
     ) -> TavusClient:
         return TavusClient(
             api_key if api_key is not None else emu.api_key,
@@ -62,7 +61,6 @@ def make_client(emulator_server: RunningEmulator, emu: EmulatorState) -> MakeCli
             max_retries=max_retries,
             backoff=backoff,
             max_retry_after=max_retry_after,
-            session=session,
         )
 
     return make
@@ -98,14 +96,12 @@ def test_list_personas_sends_page_limit_and_type(client: TavusClient, emu: Emula
 
 
 def test_list_personas_sends_only_the_x_api_key_header(
-    make_client: MakeClient, emu: EmulatorState
+    client: TavusClient, emu: EmulatorState
 ) -> None:
-    seen: list[requests.PreparedRequest] = []
-    session = requests.Session()
-    session.hooks["response"].append(lambda response, **_: seen.append(response.request))
-    make_client(session=session).list_personas()
-    assert seen[0].headers["x-api-key"] == emu.api_key
-    assert "Authorization" not in seen[0].headers
+    client.list_personas()
+    headers = emu.requests[-1].headers
+    assert headers["x-api-key"] == "****"  # sent (the emulator masks it in its log)
+    assert "authorization" not in headers and "cookie" not in headers
 
 
 def test_create_persona_returns_the_documented_keys(client: TavusClient) -> None:
@@ -140,15 +136,11 @@ def test_patch_persona_is_true_when_changed_and_false_on_304(client: TavusClient
 
 
 def test_patch_persona_sends_a_json_array_as_application_json(
-    make_client: MakeClient, emu: EmulatorState
+    client: TavusClient, emu: EmulatorState
 ) -> None:
-    seen: list[requests.PreparedRequest] = []
-    session = requests.Session()
-    session.hooks["response"].append(lambda response, **_: seen.append(response.request))
-    client = make_client(session=session)
     persona_id = str(client.create_persona(minimal())["persona_id"])
     client.patch_persona(persona_id, [{"op": "replace", "path": "/persona_name", "value": "B"}])
-    assert seen[-1].headers["Content-Type"] == "application/json"
+    assert emu.requests[-1].headers["content-type"] == "application/json"
     assert emu.requests[-1].body == [{"op": "replace", "path": "/persona_name", "value": "B"}]
 
 
@@ -159,13 +151,10 @@ def test_delete_persona_removes_it(client: TavusClient) -> None:
         client.get_persona(persona_id)
 
 
-def test_persona_ids_are_quoted_into_the_path(make_client: MakeClient) -> None:
-    seen: list[requests.PreparedRequest] = []
-    session = requests.Session()
-    session.hooks["response"].append(lambda response, **_: seen.append(response.request))
+def test_persona_ids_are_quoted_into_the_path(client: TavusClient, emu: EmulatorState) -> None:
     with pytest.raises(TavusNotFound):
-        make_client(session=session).get_persona("p1/../../replicas")
-    assert seen[0].path_url == "/v2/personas/p1%2F..%2F..%2Freplicas"
+        client.get_persona("p1/../../replicas")
+    assert emu.requests[-1].target == "/v2/personas/p1%2F..%2F..%2Freplicas"
 
 
 # -- Replicas and documents --------------------------------------------------------------------
@@ -355,6 +344,31 @@ def test_connection_refused_raises_unavailable_refused(make_client: MakeClient) 
         client.list_personas()
     assert caught.value.reason == "refused"
     assert "connection was refused" in caught.value.user_message
+
+
+def test_a_server_that_never_accepts_raises_unavailable_connect_timeout(
+    make_client: MakeClient,
+) -> None:
+    # A listening socket whose backlog is full: the kernel drops further SYNs, so the connection
+    # is never made (no packet leaves the loopback interface).
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        host, port = server.getsockname()
+        fillers: list[socket.socket] = []
+        with contextlib.suppress(TimeoutError):
+            while len(fillers) < 8:  # until the backlog is full and a connect hangs
+                fillers.append(socket.create_connection((host, port), timeout=0.3))
+        try:
+            client = make_client(
+                base_url=f"http://{host}:{port}", timeout=(0.3, 1.0), max_retries=0
+            )
+            with pytest.raises(TavusUnavailable) as caught:
+                client.list_personas()
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert caught.value.reason == "connect_timeout"
 
 
 def test_unavailable_wording_differs_for_timeout_refused_and_5xx(
