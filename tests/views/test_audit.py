@@ -230,6 +230,108 @@ def test_json_of_a_record_opens_without_javascript(
     assert "Old context" in fragment and "<html" not in fragment
 
 
+def test_json_of_a_record_opens_in_its_row(bob_client: Any, workspace: Any, alice: Any) -> None:
+    event = _record(
+        workspace, alice, persona_id="p9", after={"persona_id": "p9", "context": "Kept"}
+    )
+    other = _record(workspace, alice, persona_id="p8")
+
+    body = bob_client.get(URL + f"?show={event.pk}&actor=alice").content.decode()
+
+    opened = body[body.index(f'<tr id="event-{event.pk}"') :]
+    assert re.match(
+        r'<tr id="event-\d+"[^>]*>.*?<details class="event-json"\s+open\s', opened, re.S
+    )
+    assert "Kept" in opened[: opened.index("</tr>")]
+    closed = body[
+        body.index(f'<tr id="event-{other.pk}"') : body.index(f'<tr id="event-{event.pk}"')
+    ]
+    assert "open" not in closed.split("<details", 1)[1].split(">", 1)[0]
+    assert f'href="?actor=alice&amp;show={other.pk}#event-{other.pk}"' in closed
+
+
+# -- What a row shows ----------------------------------------------------------------------------
+
+
+def test_recorded_text_is_shown_as_text_never_as_markup(
+    bob_client: Any, workspace: Any, alice: Any
+) -> None:
+    _record(
+        workspace,
+        alice,
+        persona_id="p1",
+        persona_name="<script>alert('name')</script>",
+        target='<img src=x onerror="alert(1)">',
+        note="Fixed <b>bold</b> & more",
+        error=TavusError("refused", status=400, tavus_message="<i>Invalid</i> layer"),
+    )
+
+    body = bob_client.get(URL).content.decode()
+
+    assert "<script>alert" not in body and "<img src=x" not in body
+    assert "<b>bold</b>" not in body and "<i>Invalid</i>" not in body
+    assert "&lt;script&gt;alert(&#x27;name&#x27;)&lt;/script&gt;" in body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+    assert '<div class="muted small">Fixed &lt;b&gt;bold&lt;/b&gt; &amp; more</div>' in body
+    assert "Tavus said: &lt;i&gt;Invalid&lt;/i&gt; layer Try again" in body
+    assert '<span class="pill err">Failed</span>' in body and "Tavus: 400" in body
+
+
+def test_row_shows_when_in_words_and_in_its_machine_form(
+    bob_client: Any, workspace: Any, alice: Any
+) -> None:
+    with mock.patch(
+        "django.utils.timezone.now",
+        return_value=datetime(2026, 3, 5, 9, 7, 41, 123456, tzinfo=UTC),
+    ):
+        _record(workspace, alice, persona_id="p1")
+
+    body = bob_client.get(URL + "?persona=p1").content.decode()
+
+    assert '<time datetime="2026-03-05T09:07:41.123456+00:00">5 Mar 2026, 09:07</time>' in body
+
+
+def test_row_links_to_the_persona_its_version_and_its_change_request(
+    bob_client: Any, workspace: Any, alice: Any
+) -> None:
+    plain = _record(workspace, alice, persona_id="p1", persona_name="Desk", change_request_id=7)
+    odd = _record(workspace, alice, persona_id="p 1?é", action="persona.deleted")
+    unnamed = _record(workspace, None, persona_id="p2", action="workspace.key_added")
+
+    body = bob_client.get(URL).content.decode()
+
+    assert (
+        '<a href="/w/acme/personas/p1/">Desk</a> <span class="mono muted small">p1</span>' in body
+    )
+    assert f'<a href="/w/acme/personas/p1/history/{plain.pk}/">View version</a>' in body
+    assert '<a href="/w/acme/reviews/7/">Change request #7</a>' in body
+    assert '<a href="/w/acme/personas/p%201%3F%C3%A9/">(no name)</a>' in body
+    assert f'<a href="/w/acme/personas/p%201%3F%C3%A9/history/{odd.pk}/">View</a>' in body
+    unnamed_row = body[body.index(f'<tr id="event-{unnamed.pk}"') :].split("</tr>", 1)[0]
+    assert "<td>The dashboard</td>" in unnamed_row
+    assert "/history/" not in unnamed_row  # not a persona event: no version to view
+
+
+def test_filter_form_shows_what_was_typed(bob_client: Any, mixed: dict[str, AuditEvent]) -> None:
+    query = "?persona=%3Cb%3E%22x&actor=alice&action=persona.patched&date_from=2026-01-31"
+
+    body = bob_client.get(URL + query).content.decode()
+
+    assert '<input type="text" name="persona" value="&lt;b&gt;&quot;x"' in body
+    assert 'name="actor" value="alice" placeholder="e.g. alice" list="audit-actors"' in body
+    assert '<option value="persona.patched" selected>' in body
+    assert body.count(" selected>") == 1
+    assert '<input type="date" name="date_from" value="2026-01-31" id="id_date_from">' in body
+
+
+def test_a_bad_date_stays_in_its_field_marked_invalid(
+    bob_client: Any, mixed: dict[str, AuditEvent]
+) -> None:
+    body = bob_client.get(URL + "?date_to=soon").content.decode()
+
+    assert '<input type="date" name="date_to" value="soon" aria-invalid="true"' in body
+
+
 # -- Keyset pagination ---------------------------------------------------------------------------
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -157,6 +159,18 @@ def test_history_shows_each_version_with_its_per_layer_diff(
     assert "Identity" in first and "Persona name" in first and "Front Desk" in first
     assert "/persona_name" in first  # the JSON Patch behind it
     assert "Revert to this version" not in body  # a viewer cannot revert
+
+
+def test_timeline_shows_when_each_version_was_made_to_the_second(
+    bob_client: Any, workspace: Any, bob: Any
+) -> None:
+    at = datetime(2026, 3, 5, 9, 7, 41, 123456, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        persona_id, _ = _create(workspace, bob)
+
+    body = bob_client.get(_url(persona_id)).content.decode()
+
+    assert '<time datetime="2026-03-05T09:07:41.123456+00:00">5 Mar 2026, 09:07:41</time>' in body
 
 
 def test_editor_sees_revert_links_on_older_versions_only(

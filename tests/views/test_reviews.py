@@ -5,7 +5,9 @@ every transition view, with and without htmx, and the plain 403s for what a role
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -268,6 +270,22 @@ def test_detail_shows_diff_ops_checks_and_comments(
     assert page.count('name="op_index"') == 2
     assert 'id="decision"' in page
     assert "review.created" in page
+
+
+def test_detail_shows_when_things_happened(
+    erin_client: Client, workspace: Workspace, bob: Any, erin: Any, persona_id: str
+) -> None:
+    at = datetime(2026, 3, 5, 9, 7, 41, 123456, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        cr = _propose(workspace, bob, persona_id)
+        service.change_request_comment(change_request=cr, actor=erin, body="Looks fine")
+
+    page = erin_client.get(_url(cr)).content.decode()
+
+    iso = 'datetime="2026-03-05T09:07:41.123456+00:00"'
+    assert f"<time {iso}>5 Mar 2026, 09:07</time>" in page  # when it was proposed
+    assert f'<time class="muted small" {iso}>5 Mar, 09:07</time>' in page  # the comment
+    assert f"<li><time {iso}>5 Mar, 09:07</time> · <strong>bob</strong>" in page  # its history
 
 
 def test_detail_shows_schema_problems_of_the_proposal(
