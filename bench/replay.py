@@ -193,7 +193,9 @@ def _replay(info: dict[str, Any], emulator_url: str, args: argparse.Namespace) -
                 print(f"    {ms:7.2f} ms  {sql[:160]}")
         if profiler:
             profiler.dump_stats("/tmp/replay.prof") if os.environ.get("REPLAY_DUMP") else None
-            pstats.Stats(profiler).sort_stats(os.environ.get("REPLAY_SORT", "cumulative")).print_stats(int(os.environ.get("REPLAY_TOP", "30")))
+            pstats.Stats(profiler).sort_stats(
+                os.environ.get("REPLAY_SORT", "cumulative")
+            ).print_stats(int(os.environ.get("REPLAY_TOP", "30")))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import zlib
 from collections.abc import Iterable
 
 from .crypto import DecryptionError, seal_bytes, unseal_bytes
-from .jsontypes import JSON, JSONObject, clone
+from .jsontypes import JSON, JSONObject, clone, dumps_readable
+from .payloads import dumps_line_pruned, payload_outline
 from .redaction import SECRET_MARKER, redact, secret_paths_present
 from .schema import Problem
 
@@ -30,11 +31,30 @@ def pack_state(doc: JSONObject) -> str:
     return seal_bytes(zlib.compress(raw, 6))
 
 
+def _inflate(data: bytes) -> bytes:
+    """zlib.decompress(data) without zlib's Adler-32 check: Fernet has already authenticated
+    these bytes (HMAC-SHA256), so the checksum is a second pass over the document that can find
+    nothing wrong. Anything but the stream pack_state writes goes to zlib.decompress."""
+    header_ok = (
+        len(data) > 6
+        and data[0] == 0x78
+        and not data[1] & 0x20
+        and not ((data[0] << 8 | data[1]) % 31)
+    )
+    if not header_ok:
+        return zlib.decompress(data)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate: the 2-byte header skipped
+    inflated = inflater.decompress(data[2:])
+    if not inflater.eof:
+        raise zlib.error("The compressed editor state is incomplete.")
+    return inflated
+
+
 def unpack_state(token: str) -> JSONObject:
     if not token:
         raise EditorStateError("The editor lost its starting point. Reload the page.")
     try:
-        doc = json.loads(zlib.decompress(unseal_bytes(token)))
+        doc = json.loads(_inflate(unseal_bytes(token)))
     except (DecryptionError, zlib.error, ValueError) as exc:
         raise EditorStateError(
             "The editor's saved state could not be read (the server's keys may have changed). "
@@ -104,6 +124,23 @@ def drop_markers(doc: JSONObject) -> tuple[JSONObject, list[str]]:
             del parent[parts[-1]]
             dropped.append(pointer)
     return result, dropped
+
+
+# Levels the create preview indents. Secrets sit at most 4 levels deep (/layers/llm/headers/X), so
+# everything drop_markers() and redact() look at is pruned in the payload outline.
+PAYLOAD_DEPTH = 5
+
+
+def payload_preview(doc: JSONObject) -> tuple[str, list[str]]:
+    """(POST /v2/personas body as the create preview shows it, pointers of markers left out).
+
+    The same text as dumps_readable of create_payload(doc) with markers dropped and secrets
+    masked, but printed from an outline of `doc` instead of a pruned copy of it.
+    """
+    payload, dropped = drop_markers(payload_outline(doc, PAYLOAD_DEPTH))
+    # redact() copies the whole payload; only pay for it when there is a secret to hide.
+    shown = redact(payload) if secret_paths_present(payload) else payload
+    return dumps_readable(shown, depth=PAYLOAD_DEPTH, leaf=dumps_line_pruned), dropped
 
 
 def strip_read_only(doc: JSONObject) -> JSONObject:

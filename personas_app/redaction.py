@@ -10,6 +10,7 @@ only the standard library and jsontypes; never Django, never requests. Never mut
 from __future__ import annotations
 
 import copy
+import functools
 import re
 
 from .jsontypes import JSON, JSONObject, Op, Pointer, clone, from_pointer, to_pointer
@@ -51,6 +52,9 @@ def _matches(segments: Pointer, pattern: Pointer) -> bool:
     )
 
 
+# Both tests below are asked about the same few paths (/layers, /layers/llm, ...) on every
+# preview, each time matching them against every pattern; the answers depend on the path alone.
+@functools.lru_cache(maxsize=4096)
 def _is_secret(segments: Pointer) -> bool:
     if any(_matches(segments, p) for p in _PATTERNS):
         return True
@@ -61,6 +65,7 @@ def _is_secret(segments: Pointer) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _may_hold_secret(segments: Pointer) -> bool:
     # True when something below `segments` could be secret; keeps walks out of tools, prompts...
     return any(

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personas_app.jsontypes import JSON, JSONObject
 from personas_app.payloads import READ_ONLY_FIELDS, create_payload
+from personas_app.redaction import SECRET_MARKER
 from tests import strategies as s
 
 SEEDS = Path(__file__).parent / "data" / "seeds"
@@ -113,3 +115,77 @@ def test_readable_json_is_the_same_json_indented_at_the_top() -> None:
 
     assert json.loads(text) == doc
     assert text.startswith('{\n  "a": [\n    1,\n    {"b": [true, null, 1.5, "x/y"]}')
+
+
+# Secret places (and markers) that documents from s.documents rarely hold.
+_secret_spots = st.sampled_from(
+    [
+        ("layers", "llm", "api_key"),
+        ("layers", "llm", "headers", "Authorization"),
+        ("layers", "llm", "extra_body", "api_token"),
+        ("layers", "tts", "api_key"),
+        ("layers", "tts", "playht_user_id"),
+    ]
+)
+_secret_values = st.one_of(st.sampled_from([SECRET_MARKER, "sk-live-1", "", None]), s.json_values)
+
+
+@st.composite
+def _docs_with_secrets(draw: st.DrawFn) -> JSONObject:
+    doc = copy.deepcopy(draw(s.documents))
+    for path in draw(st.lists(_secret_spots, max_size=3)):
+        node = doc
+        for key in path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[path[-1]] = draw(_secret_values)
+    return doc
+
+
+@settings(max_examples=200, deadline=None)
+@given(_docs_with_secrets())
+def test_create_preview_shows_the_payload_create_would_send(doc: JSONObject) -> None:
+    from personas_app.editor import PAYLOAD_DEPTH, drop_markers, payload_preview
+    from personas_app.jsontypes import dumps_readable
+    from personas_app.redaction import redact, secret_paths_present
+
+    before = copy.deepcopy(doc)
+    payload, dropped = drop_markers(create_payload(doc))
+    shown = redact(payload) if secret_paths_present(payload) else payload
+
+    assert payload_preview(doc) == (dumps_readable(shown, depth=PAYLOAD_DEPTH), dropped)
+    assert json.dumps(doc, sort_keys=True) == json.dumps(before, sort_keys=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(s.documents, st.integers(0, 6))
+def test_payload_outline_prints_as_the_payload(doc: JSONObject, depth: int) -> None:
+    from personas_app.jsontypes import dumps_readable
+    from personas_app.payloads import dumps_line_pruned, payload_outline
+
+    printed = dumps_readable(payload_outline(doc, depth), depth=depth, leaf=dumps_line_pruned)
+
+    assert printed == dumps_readable(create_payload(doc), depth=depth)
+
+
+def test_text_that_looks_empty_inside_a_string_is_kept() -> None:
+    from personas_app.payloads import dumps_line_pruned
+
+    value = {"description": 'says "" and [] and {} and null', "gone": "", "kept": [None, 0]}
+
+    assert json.loads(dumps_line_pruned(value)) == {
+        "description": 'says "" and [] and {} and null',
+        "kept": [0],
+    }
+
+
+def test_every_secret_sits_above_the_depth_the_create_preview_prunes_to() -> None:
+    from personas_app.editor import PAYLOAD_DEPTH
+    from personas_app.jsontypes import from_pointer
+    from personas_app.redaction import SECRET_KEY_CONTAINERS, SECRET_POINTERS
+
+    deepest = [len(from_pointer(p)) for p in SECRET_POINTERS]
+    deepest += [len(from_pointer(p)) + 1 for p in SECRET_KEY_CONTAINERS]
+    assert max(deepest) < PAYLOAD_DEPTH

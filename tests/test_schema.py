@@ -378,3 +378,48 @@ def test_layer_by_layer_checking_agrees_on_broken_documents() -> None:
     first = persona_problems(broken)
     assert first == _whole_document_problems(broken)
     assert persona_problems(broken) == first  # and again, from the cache
+
+
+@given(s.related_pairs())
+@settings(max_examples=150, deadline=None)
+def test_checking_against_the_starting_document_gives_the_same_problems(
+    pair: tuple[dict, dict],
+) -> None:
+    import uuid
+
+    from personas_app.schema import _whole_document_problems
+
+    start, edited = pair
+    # What the editor does: the edited document shares every untouched layer with its start.
+    shared = dict(edited)
+    if isinstance(start.get("layers"), dict) and isinstance(edited.get("layers"), dict):
+        shared["layers"] = {
+            k: start["layers"][k] if k in start["layers"] and start["layers"][k] == v else v
+            for k, v in edited["layers"].items()
+        }
+    name = uuid.uuid4().hex  # stands for this start's content only
+    for doc in (start, edited, shared, start):
+        assert persona_problems(doc, reference=(name, start)) == _whole_document_problems(doc)
+
+
+def test_a_layer_edited_away_from_the_start_is_checked_afresh() -> None:
+    start = seed("create_life_coach.json")
+    persona_problems(start, reference=("life-coach-start", start))
+    edited = dict(start, layers=dict(start["layers"]))
+    edited["layers"]["llm"] = dict(edited["layers"]["llm"], tools=[tool("bad name")])
+
+    problems = persona_problems(edited, reference=("life-coach-start", start))
+
+    assert [p.path for p in problems] == [("layers", "llm", "tools", 0, "function", "name")]
+    assert persona_problems(start, reference=("life-coach-start", start)) == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(True, 1), (1, 1.0), (0.0, -0.0), ({"a": 1}, {"a": True}), ([1], [1.0]), ({"a": 1}, {})],
+)
+def test_values_equal_in_python_but_not_in_json_are_not_the_same_layer(a: JSON, b: JSON) -> None:
+    from personas_app.schema import _identical
+
+    assert not _identical({"x": a}, {"x": b})
+    assert _identical({"x": a}, {"x": copy.deepcopy(a)})

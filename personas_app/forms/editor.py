@@ -7,7 +7,7 @@ live persona, a template, a duplicate or imported JSON) and only ever changes wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from ..checks import persona_warnings
@@ -56,8 +56,16 @@ def _layer(doc: JSONObject, key: str) -> Any:
 class PersonaEditor:
     """All forms of one persona document, bound or not."""
 
-    def __init__(self, start: JSONObject, data: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        start: JSONObject,
+        data: Mapping[str, Any] | None = None,
+        *,
+        start_name: Hashable | None = None,
+    ) -> None:
         self.start = start  # read-only: forms copy only what they change
+        # Stands for start's exact content (the state token it came from), if the caller has one.
+        self.start_name = start_name
         self.bound = data is not None
         self.identity = IdentityForm.from_document(self.start, data)
         self.layer_forms: list[LayerForm] = [
@@ -189,7 +197,8 @@ class PersonaEditor:
         doc = self.compose()
         if doc is None:
             return None
-        self.problems = persona_problems(doc)
+        reference = (self.start_name, self.start) if self.start_name is not None else None
+        self.problems = persona_problems(doc, reference=reference)
         self.warnings = persona_warnings(doc)
         remaining = list(self.problems)
         for key, editor in self.tools.items():

@@ -285,3 +285,18 @@ def test_document_picker_keeps_unknown_ids_checked(
 
     assert 'value="d1234567890" checked' in body and 'value="dmissing" checked' in body
     assert 'value="product_info" checked' in body
+
+
+def test_create_preview_shows_typed_markup_as_text(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    data = form_data(bob_client.get("/w/acme/personas/new/?template=interviewer").content.decode())
+    typed = '<b>Tom & Jerry\'s "café"</b> ≈ 5'
+
+    body = bob_client.post(
+        "/w/acme/personas/new/preview/", with_values(data, {"identity-context": typed})
+    ).content.decode()
+
+    assert "&lt;b&gt;Tom &amp; Jerry&#x27;s \\&quot;café\\&quot;&lt;/b&gt; ≈ 5" in body
+    assert "<b>Tom" not in body
+    assert body.count('<pre id="payload-json">') == 1 and "payload-slot" not in body

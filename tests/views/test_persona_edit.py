@@ -507,3 +507,56 @@ def test_moving_a_tool_keeps_both_tools_intact(
     assert (
         tavus.personas[persona_id]["layers"]["llm"]["tools"][1] == doc["layers"]["llm"]["tools"][0]
     )
+
+
+def test_saved_key_hint_shows_only_on_the_persona_that_has_a_key(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    with_key = persona_doc()
+    with_key["layers"]["llm"].update(base_url="https://llm.example.com/v1", api_key="sk-1")
+    keyed_id, plain_id = tavus.put_persona(with_key), tavus.put_persona(persona_doc())
+
+    keyed = bob_client.get(f"/w/acme/personas/{keyed_id}/edit/").content.decode()
+    plain = bob_client.get(f"/w/acme/personas/{plain_id}/edit/").content.decode()
+    keyed_again = bob_client.get(f"/w/acme/personas/{keyed_id}/edit/").content.decode()
+
+    for page in (keyed, keyed_again):
+        assert "saved — leave blank to keep" in page
+        assert "Remove the saved endpoint api key" in page
+    assert "saved — leave blank to keep" not in plain
+    assert "Remove the saved endpoint api key" not in plain
+
+
+def test_unknown_choice_is_offered_only_on_the_persona_that_uses_it(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    odd = persona_doc()
+    odd["layers"]["stt"]["stt_engine"] = "tavus-future"
+    odd_id, plain_id = tavus.put_persona(odd), tavus.put_persona(persona_doc())
+
+    odd_page = bob_client.get(f"/w/acme/personas/{odd_id}/edit/").content.decode()
+    plain_page = bob_client.get(f"/w/acme/personas/{plain_id}/edit/").content.decode()
+
+    assert "tavus-future (as set on this persona)" in odd_page
+    assert "tavus-future" not in plain_page
+
+
+def test_preview_reports_a_tool_problem_only_while_it_is_there(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = seed("create_raven1_openapi")
+    persona_id = tavus.put_persona(doc)
+    data = _open_editor(bob_client, persona_id)
+    bad_tool = {"type": "function", "function": {"name": "Bad Name", "description": "x"}}
+    url = f"/w/acme/personas/{persona_id}/edit/preview/"
+
+    before = bob_client.post(url, data).content.decode()
+    broken = bob_client.post(
+        url,
+        with_values(data, {"llm-tools-0-mode": "json", "llm-tools-0-json": json.dumps(bad_tool)}),
+    ).content.decode()
+    fixed = bob_client.post(url, with_values(data, {"identity-context": "Fixed."})).content.decode()
+
+    assert "Must be fixed before saving" not in before
+    assert "Must be fixed before saving" in broken and "letters, digits and underscores" in broken
+    assert "Must be fixed before saving" not in fixed
