@@ -1,16 +1,19 @@
 """Live pages in one round trip to Tavus: a page's own work runs while its one call travels.
 
 A page that shows live Tavus data has to wait for Tavus once; that round trip is its physical
-limit. `overlap()` sends the call from a small thread pool and, while it travels, prepares the
-page from the answer this process last received for the same call (the guess). When the answer
-arrives and its text is exactly the guess's, the client hands back the guess's parsed value
-(nothing is parsed twice) and the page prepared early is used; otherwise the caller prepares the
-page from the answer. Either way the page shows exactly what Tavus answered: the guess only
-decides whether the work was done before the answer arrived or after.
+limit. `overlap()` makes the call and, once the request is on the wire and before its answer is
+read, prepares the page from the answer this process last received for the same call (the
+guess). When the answer arrives and its text is exactly the guess's, the client hands back the
+guess's parsed value (nothing is parsed twice) and the page prepared early is used; otherwise the
+caller prepares the page from the answer. Either way the page shows exactly what Tavus answered:
+the guess only decides whether the work was done before the answer arrived or after.
 
-Only the HTTP call runs on the pool: no database access, no templates, no request state. Answers
-are remembered in this process's memory only (they may hold what Tavus returns for secrets),
-never in a shared cache or on disk, and at most REMEMBERED of them.
+Everything runs on the request's own thread: the request is sent, the page is prepared while the
+answer travels back (it waits in the socket until read), then the answer is read. No thread hands
+work to another, so none waits to be woken.
+
+Answers are remembered in this process's memory only (they may hold what Tavus returns for
+secrets), never in a shared cache or on disk, and at most REMEMBERED of them.
 """
 
 from __future__ import annotations
@@ -20,10 +23,9 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from .gc_pause import collect_while_waiting
+from .gc_pause import collect_while_waiting, free_after_response
 from .jsontypes import JSON
 from .tavus.client import Reuse, when_sent
 
@@ -33,8 +35,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 REMEMBERED = 128
-_SEND_WAIT = 0.25  # seconds; a slow connect does not hold the preparing back longer than this
-_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tavus-read")
 _answers: OrderedDict[Hashable, str] = OrderedDict()
 _answers_lock = threading.Lock()
 
@@ -69,7 +69,7 @@ def overlap(
 ) -> tuple[T, R | None]:
     """(what Tavus answered, the page prepared early or None).
 
-    `call(reuse)` makes the one Tavus call (on the pool) and passes `reuse` to the client;
+    `call(reuse)` makes the one Tavus call and passes `reuse` to the client;
     `read(body)` is what that call returns for an answer that parsed to `body` (the client's
     persona_from_body or listing_from_body); `prepare(value)` builds the page from a value and
     must only read (it runs on the guess, which may turn out wrong). The second item is
@@ -78,7 +78,9 @@ def overlap(
     propagate as they would without overlap.
     """
     guess_text = _last_answer(key)
-    guess_body: list[JSON] = []  # set by this thread once it has parsed the guess
+    guess_body: list[JSON] = []  # set once the guess has been parsed
+    guessed: list[T] = []
+    early: list[R] = []
 
     def reuse(text: str) -> JSON:
         _remember(key, text)
@@ -86,33 +88,23 @@ def overlap(
             return guess_body[0]
         return None
 
-    sent = threading.Event()
-
-    def run() -> T:
-        try:
-            with when_sent(sent.set):
-                return call(reuse)
-        finally:
-            sent.set()
-
-    future = _pool.submit(run)
-    # Let the request leave first: preparing holds the GIL, and the pool's thread would get it
-    # back only at the interpreter's next switch (5 ms), adding that to the round trip.
-    sent.wait(timeout=_SEND_WAIT)
-    guessed: T | None = None
-    early: R | None = None
-    if guess_text is not None:
+    def while_travelling() -> None:
+        if guess_body or guess_text is None:
+            return  # prepared on the first send already (a retried GET sends again)
         try:
             body = json.loads(guess_text)
-            guessed = read(body)
+            guessed.append(read(body))
             guess_body.append(body)
-            early = prepare(guessed)
+            early.append(prepare(guessed[0]))
         except Exception:  # the guess is only a guess: the page is prepared from the answer
             logger.debug("Preparing a page from the last answer failed", exc_info=True)
-            early = None
-    collect_while_waiting()  # the answer takes longer than the garbage collector
-    value = future.result()
+            early.clear()
+        collect_while_waiting()  # the answer takes longer than the garbage collector
+
+    with when_sent(while_travelling):
+        value = call(reuse)
+    free_after_response(value)  # freed once the page is sent, not before
     # The client returns the guess's own value only when the answer's text was the guess's.
-    if early is not None and value is guessed:
-        return value, early
+    if early and value is guessed[0]:
+        return value, early[0]
     return value, None

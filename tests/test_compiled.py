@@ -106,3 +106,38 @@ def test_login_and_logout_work_with_the_compiled_reads(alice: Any, workspace: An
     assert client.get("/w/acme/").status_code == 200
     client.post("/accounts/logout/")
     assert client.get("/w/acme/").status_code == 302
+
+
+def test_observed_queries_are_seen_as_any_other(workspace: Any, alice: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    compiled = CompiledQuery(_by_user, ["int"])
+    compiled.rows(alice.pk)  # compiled, and run on the driver's cursor
+    wrapped: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        wrapped.append(sql)
+        return execute(sql, params, many, context)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert compiled.rows(alice.pk) == list(_by_user(alice.pk))
+    with connection.execute_wrapper(wrapper):
+        compiled.rows(alice.pk)
+
+    assert len(captured) == 2  # the compiled read and the ORM's
+    assert len(wrapped) == 1 and "personas_app_membership" in wrapped[0]
+
+
+def test_a_failing_compiled_query_raises_djangos_error(workspace: Any, alice: Any) -> None:
+    from django.db import DatabaseError, connection
+
+    compiled = CompiledQuery(_by_user, ["int"])
+    compiled.rows(alice.pk)
+    compiled._local.compiled = type(compiled._local.compiled)(
+        **{**compiled._local.compiled.__dict__, "lean_sql": "SELECT * FROM no_such_table"}
+    )
+
+    with pytest.raises(DatabaseError):
+        compiled.rows(alice.pk)
+    connection.close_if_unusable_or_obsolete()

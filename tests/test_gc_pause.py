@@ -148,3 +148,36 @@ def test_outside_a_request_waiting_does_not_collect() -> None:
     finally:
         gc.callbacks.pop()
     assert phases == []
+
+
+class _Parsed:
+    """Stands for a parsed answer (a dict cannot be weakly referenced)."""
+
+
+def test_an_answer_held_for_the_response_is_freed_when_the_response_is_sent(db: None) -> None:
+    import weakref
+
+    from django.core.signals import request_finished
+
+    answer = _Parsed()
+    alive = weakref.ref(answer)
+    gc_pause.free_after_response(answer)
+    del answer
+
+    assert alive() is not None  # the view's last reference is gone, the answer is not
+    request_finished.send(sender=None)
+    assert alive() is None
+
+
+def test_code_outside_a_request_holds_only_the_last_few() -> None:
+    import weakref
+
+    first = _Parsed()
+    alive = weakref.ref(first)
+    gc_pause.free_after_response(first)
+    del first
+    for _ in range(gc_pause._HELD_MAX):
+        gc_pause.free_after_response(_Parsed())
+
+    assert alive() is None
+    gc_pause._release_held()

@@ -5,6 +5,8 @@ Only this module decrypts a workspace's API key, and only to hand it to a TavusC
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,6 +42,32 @@ _active_key = CompiledQuery(
 )
 
 
+_UNSEALED_KEPT = 64
+_unsealed: OrderedDict[str, str] = OrderedDict()
+_unsealed_lock = threading.Lock()
+
+
+def _unseal_key(sealed: str) -> str:
+    """unseal(sealed), decrypted once per process for the last _UNSEALED_KEPT keys in use.
+
+    Keyed by the sealed text, so a key that is rotated, replaced or re-encrypted is a new entry and
+    a revoked one is never looked up again (its sealed text is no longer read). The plain key is
+    held in this process's memory only, as the log scrubber already holds it.
+    """
+    with _unsealed_lock:
+        secret = _unsealed.get(sealed)
+        if secret is not None:
+            _unsealed.move_to_end(sealed)
+            return secret
+    secret = unseal(sealed)  # DecryptionError is not kept: the next page tries again
+    remember_secret(secret)
+    with _unsealed_lock:
+        _unsealed[sealed] = secret
+        while len(_unsealed) > _UNSEALED_KEPT:
+            _unsealed.popitem(last=False)
+    return secret
+
+
 def tavus_client_for(workspace: Workspace) -> TavusClient:
     """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
     rows = _active_key.rows(workspace.pk)
@@ -49,8 +77,7 @@ def tavus_client_for(workspace: Workspace) -> TavusClient:
             f"The workspace “{workspace.name}” has no active Tavus API key. "
             "An admin can add one on the API keys page."
         )
-    secret = unseal(sealed)
-    remember_secret(secret)
+    secret = _unseal_key(sealed)
     return TavusClient(
         secret,
         workspace.base_url,

@@ -122,3 +122,30 @@ def test_a_failed_read_says_what_went_wrong_without_talk_of_lost_work(
         _, body = _page(bob_client, url)
         assert "Something went wrong with Tavus." in body
         assert "did not accept" not in body and "Nothing you typed was lost" not in body
+
+
+def test_a_rotated_key_is_the_one_the_next_page_sends(
+    bob_client: Any, alice_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    assert "Front desk" in _page(bob_client, DETAIL.format(persona_id))[1]  # the key decrypted
+    key = workspace.api_keys.get()
+
+    alice_client.post(f"/w/acme/keys/{key.pk}/rotate/", {"secret": "tvs-not-the-emulators-1"})
+    _, refused = _page(bob_client, DETAIL.format(persona_id))
+    alice_client.post(f"/w/acme/keys/{key.pk}/rotate/", {"secret": tavus.api_key})
+    _, accepted = _page(bob_client, DETAIL.format(persona_id))
+
+    assert "Front desk" not in refused and "API key" in refused
+    assert "Front desk" in accepted
+
+
+def test_nothing_a_page_was_built_from_is_held_once_the_page_is_sent(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    from personas_app import gc_pause
+
+    persona_id = tavus.put_persona(persona_doc())
+    for url in (DETAIL, DETAIL, "/w/acme/"):
+        assert bob_client.get(url.format(persona_id)).status_code == 200
+        assert getattr(gc_pause._held, "objects", None) is None
