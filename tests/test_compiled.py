@@ -141,3 +141,23 @@ def test_a_failing_compiled_query_raises_djangos_error(workspace: Any, alice: An
     with pytest.raises(DatabaseError):
         compiled.rows(alice.pk)
     connection.close_if_unusable_or_obsolete()
+
+
+def test_a_session_whose_stored_text_changes_is_read_anew(
+    alice: Any, bob: Any, workspace: Any
+) -> None:
+    alices, bobs = Client(), Client()
+    alices.force_login(alice)
+    bobs.force_login(bob)
+    assert alices.get("/w/acme/").context["user"] == alice  # decoded, and kept
+
+    session = Session.objects.get(session_key=alices.cookies["sessionid"].value)
+    session.session_data = Session.objects.get(
+        session_key=bobs.cookies["sessionid"].value
+    ).session_data
+    session.save()
+    assert alices.get("/w/acme/").context["user"] == bob
+
+    session.session_data = session.session_data[:-4] + "AAAA"  # a text that does not verify
+    session.save()
+    assert alices.get("/w/acme/").status_code == 302

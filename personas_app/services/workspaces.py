@@ -68,10 +68,22 @@ def _unseal_key(sealed: str) -> str:
     return secret
 
 
+_KEPT_KEY = "_active_key_sealed"
+
+
+def remember_active_key(workspace: Workspace, sealed: str) -> None:
+    """Let the next tavus_client_for(workspace) use `sealed` (the active key's sealed text, "" for
+    none) instead of reading it: for the request that has just read it with the workspace. Only
+    the first client made from this workspace object uses it; later ones read the key again."""
+    workspace.__dict__[_KEPT_KEY] = sealed
+
+
 def tavus_client_for(workspace: Workspace) -> TavusClient:
     """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
-    rows = _active_key.rows(workspace.pk)
-    sealed = rows[0][0] if rows else ""
+    sealed = workspace.__dict__.pop(_KEPT_KEY, None)
+    if sealed is None:
+        rows = _active_key.rows(workspace.pk)
+        sealed = rows[0][0] if rows else ""
     if not sealed:
         raise NoActiveKey(
             f"The workspace “{workspace.name}” has no active Tavus API key. "
