@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 import urllib3
 
+from . import transport
 from ._types import JSON, JSONObject
 from .errors import (
     TavusAuthError,
@@ -148,6 +149,30 @@ def _new_manager(proxy: str | None, verify: str | bool) -> urllib3.PoolManager:
         manager = urllib3.PoolManager(num_pools=8, maxsize=16, **tls)
     manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
     return manager
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base_url: str) -> tuple[str, str, int, str, str | bool] | None:
+    """(scheme, host, port, path prefix, verify) of a base URL reached directly, or None when the
+    environment names a proxy for it (then urllib3 carries the call)."""
+    proxy, verify = _environment_settings(base_url)
+    if proxy:
+        return None
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, parts.hostname, port, parts.path.rstrip("/"), verify
+
+
+class _Response:
+    """What _request reads of an answer; urllib3's HTTPResponse has the same three attributes."""
+
+    __slots__ = ("data", "headers", "status")
+
+    def __init__(self, status: int, headers: Any, data: bytes) -> None:
+        self.status, self.headers, self.data = status, headers, data
 
 
 def _charset(content_type: str | None) -> str:
@@ -391,7 +416,7 @@ class TavusClient:
 
     def _send(
         self, method: str, url: str, *, params: Mapping[str, str] | None, json: JSON
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> _Response:
         with self._counter_lock:
             self.requests_made += 1
         body = None
@@ -405,14 +430,30 @@ class TavusClient:
             headers["Content-Type"] = "application/json"
         if params:
             url = f"{url}?{urlencode(params)}"
-        # urllib3 itself rather than requests: requests adds about a millisecond of Python to
-        # every call (half of it before the request leaves), which a live page waits through.
         # The key goes in its header and nowhere else.
-        return _manager(self.base_url).urlopen(
+        headers["x-api-key"] = self._api_key
+        origin = _origin(self.base_url)
+        if origin is not None:
+            scheme, host, port, prefix, verify = origin
+            answer = transport.request(
+                method,
+                scheme,
+                host,
+                port,
+                prefix + url[len(self.base_url) :],
+                headers=headers,
+                body=body,
+                timeout=self.timeout,
+                verify=verify,
+                on_sent=_announce_sent,
+            )
+            return _Response(answer.status, answer.headers, answer.data)
+        # Through a proxy: urllib3's ProxyManager (CONNECT tunnels, proxy authentication).
+        return _manager(self.base_url).urlopen(  # type: ignore[return-value]
             method,
             url,
             body=body,
-            headers={**headers, "x-api-key": self._api_key},
+            headers=headers,
             timeout=self._timeout,
             retries=False,  # retries are ours (GETs only); errors come as they happened
             # A redirect would copy the x-api-key header to wherever it points.
@@ -434,7 +475,7 @@ class TavusClient:
             started = time.monotonic()
             try:
                 response = self._send(method, url, params=params, json=json)
-            except _NETWORK_ERRORS as exc:
+            except (transport.TransportError, *_NETWORK_ERRORS) as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 error = self._network_error(method, path, exc)
                 logger.debug(
@@ -460,11 +501,16 @@ class TavusClient:
             return reply
 
     def _network_error(
-        self, method: str, path: str, exc: urllib3.exceptions.HTTPError | OSError
+        self,
+        method: str,
+        path: str,
+        exc: transport.TransportError | urllib3.exceptions.HTTPError | OSError,
     ) -> TavusUnavailable:
         reason: UnavailableReason
+        if isinstance(exc, transport.TransportError):
+            reason = exc.reason
         # NewConnectionError (refused, DNS) is a ConnectTimeoutError too, so it is checked first.
-        if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        elif isinstance(exc, urllib3.exceptions.NewConnectionError):
             reason = _connection_reason(exc)
         elif isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
             reason = "connect_timeout"
