@@ -6,6 +6,9 @@ loaded on every request) skips compiling the same SQL again (personas_app.compil
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -15,10 +18,25 @@ from django.core.exceptions import ValidationError
 from .compiled import CompiledQuery
 
 UserModel = get_user_model()
-_FIELDS = [f.attname for f in UserModel._meta.concrete_fields]
+FIELDS = _FIELDS = [f.attname for f in UserModel._meta.concrete_fields]
 _read = CompiledQuery(
     lambda pk: UserModel._default_manager.filter(pk=pk).values_list(*_FIELDS), ["int"]
 )
+
+
+_given = threading.local()
+
+
+@contextmanager
+def users_read_as(user: Any) -> Iterator[None]:
+    """While inside, get_user(user.pk) answers with `user`, a row the caller has just read from
+    the database with the same columns (WorkspaceAccessMiddleware reads it with the membership),
+    instead of reading it again. Django's checks of the session's user are unchanged."""
+    _given.user = user
+    try:
+        yield
+    finally:
+        _given.user = None
 
 
 class ModelBackend(DjangoModelBackend):
@@ -27,8 +45,10 @@ class ModelBackend(DjangoModelBackend):
             pk = UserModel._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        rows = _read.rows(pk)
-        if not rows:
-            return None
-        user = UserModel.from_db(_read.using, _FIELDS, rows[0])
+        user = getattr(_given, "user", None)
+        if user is None or user.pk != pk:
+            rows = _read.rows(pk)
+            if not rows:
+                return None
+            user = UserModel.from_db(_read.using, _FIELDS, rows[0])
         return user if self.user_can_authenticate(user) else None

@@ -12,11 +12,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db.models import FilteredRelation, Q
 from django.http import Http404, HttpRequest, HttpResponse
 
+from .auth import FIELDS as USER_FIELDS
+from .auth import UserModel, users_read_as
 from .compiled import CompiledQuery
 from .models import Membership, Workspace
 from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
@@ -26,8 +29,9 @@ View = Callable[..., HttpResponse]
 
 _MEMBERSHIP_FIELDS = [f.attname for f in Membership._meta.concrete_fields]
 _WORKSPACE_FIELDS = [f.attname for f in Workspace._meta.concrete_fields]
-# The membership, its workspace and the workspace's active key (sealed) in one query, compiled
-# once (compiled.py): every page reads it, and a live page needs the key before it can send.
+# The membership, its workspace, the workspace's active key (sealed) and the member's user row in
+# one query, compiled once (compiled.py): every page reads them, and a live page needs the key
+# before its call to Tavus can leave.
 _membership = CompiledQuery(
     lambda slug, user_id: (
         Membership.objects.filter(workspace__slug=slug, user_id=user_id)
@@ -41,25 +45,41 @@ _membership = CompiledQuery(
             *_MEMBERSHIP_FIELDS,
             *(f"workspace__{name}" for name in _WORKSPACE_FIELDS),
             "active_key__secret_sealed",
+            *(f"user__{name}" for name in USER_FIELDS),
         )
     ),
     ["str", "int"],
 )
 
 
-def _membership_of(slug: str, user_id: int, *, keep_key: bool = False) -> Membership | None:
-    """The user's membership of the workspace `slug`, with its workspace; None for an outsider.
+def _session_user_id(request: HttpRequest) -> int | None:
+    """The user id the session names, as django.contrib.auth reads it; None without one."""
+    try:
+        pk = UserModel._meta.pk.to_python(request.session[SESSION_KEY])
+    except (KeyError, ValidationError):
+        return None
+    return pk if isinstance(pk, int) else None
 
-    With keep_key, the workspace carries the active key as read here (see tavus_client_for), for
-    a request that only reads: one query fewer before its call to Tavus can leave.
+
+def _member_of(request: HttpRequest, slug: str) -> Membership | None:
+    """The session's user's membership of the workspace `slug`, with its workspace; None for an
+    outsider or when the session names no user. Reading it also reads the user's row, which
+    Django's own get_user then checks (backend, active, session hash) instead of reading it again.
+    A request that only reads keeps the active key too (see tavus_client_for).
     """
-    rows = _membership.rows(slug, user_id)
+    user_id = _session_user_id(request)
+    rows = _membership.rows(slug, user_id) if user_id is not None else []
     if not rows:
         return None
-    row, n, w = rows[0], len(_MEMBERSHIP_FIELDS), len(_WORKSPACE_FIELDS)
+    row = rows[0]
+    n, w = len(_MEMBERSHIP_FIELDS), len(_WORKSPACE_FIELDS)
+    user = UserModel.from_db(_membership.using, USER_FIELDS, row[n + w + 1 :])
+    with users_read_as(user):
+        if not request.user.is_authenticated or request.user.pk != user_id:
+            return None
     membership = Membership.from_db(_membership.using, _MEMBERSHIP_FIELDS, row[:n])
     workspace = Workspace.from_db(_membership.using, _WORKSPACE_FIELDS, row[n : n + w])
-    if keep_key:
+    if request.method in ("GET", "HEAD"):
         remember_active_key(workspace, row[n + w] or "")
     membership.workspace = workspace
     return membership
@@ -93,9 +113,11 @@ class WorkspaceAccessMiddleware:
         match = request.resolver_match
         if match is None or match.app_name != "personas":
             return None
+        slug = kwargs.get("slug")
+        # Before request.user is first looked at: the membership's query reads the user too.
+        membership = _member_of(request, slug) if slug is not None else None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        slug = kwargs.get("slug")
         if slug is None:
             return None
         rule = URL_RULES.get(match.url_name or "")
@@ -103,9 +125,6 @@ class WorkspaceAccessMiddleware:
             raise ImproperlyConfigured(
                 f"URL {match.url_name!r} has no rule in permissions.URL_RULES"
             )
-        membership = _membership_of(
-            slug, request.user.pk, keep_key=request.method in ("GET", "HEAD")
-        )
         if membership is None:
             raise Http404("No such workspace.")
         if not role_can(membership.role, rule):

@@ -161,3 +161,34 @@ def test_a_session_whose_stored_text_changes_is_read_anew(
     session.session_data = session.session_data[:-4] + "AAAA"  # a text that does not verify
     session.save()
     assert alices.get("/w/acme/").status_code == 302
+
+
+def test_a_password_change_logs_out_the_other_sessions_on_workspace_pages(
+    alice: Any, workspace: Any
+) -> None:
+    elsewhere = Client()
+    elsewhere.force_login(alice)
+    assert elsewhere.get("/w/acme/").status_code == 200
+    alice.set_password("a-new-long-password-2")
+    alice.save()
+
+    response = elsewhere.get("/w/acme/")
+
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert elsewhere.get("/w/acme/").status_code == 302  # the session was flushed
+
+
+def test_a_workspace_page_reads_the_user_with_the_membership(alice: Any, workspace: Any) -> None:
+    # Each query before a live page's call to Tavus delays the page: two, not three.
+    client = Client()
+    client.force_login(alice)
+    client.get("/w/acme/keys/")  # compiled, decoded and kept once
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/w/acme/keys/").status_code == 200
+
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in queries[:2]]
+    assert tables == ['"django_session"', '"personas_app_membership"']
+    assert not any('FROM "auth_user"' in q["sql"] for q in queries)
