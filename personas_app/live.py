@@ -25,6 +25,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
+from django.core.signals import request_finished
+
 from .gc_pause import collect_while_waiting, free_after_response
 from .jsontypes import JSON
 from .tavus.client import Reuse, when_sent
@@ -61,6 +63,32 @@ def forget_answers() -> None:
         _answers.clear()
 
 
+# -- Calls sent before the view (EarlyReadMiddleware) -------------------------------------------
+
+_early = threading.local()
+
+
+def expect(key: Hashable, call: Callable[[Reuse], object], discard: Callable[[], None]) -> None:
+    """`call(reuse)` reads the answer of a call already sent for this request: the page's
+    overlap(key, ...) uses it instead of making its own. Unread by the end of the request, it is
+    discarded (its connection closed)."""
+    calls: dict[Hashable, tuple[Callable[[Reuse], object], Callable[[], None]]]
+    calls = _early.__dict__.setdefault("calls", {})
+    previous = calls.pop(key, None)
+    if previous is not None:
+        previous[1]()
+    calls[key] = (call, discard)
+
+
+def _discard_unread(**_: object) -> None:
+    calls = _early.__dict__.pop("calls", None)
+    for _call, discard in (calls or {}).values():
+        discard()
+
+
+request_finished.connect(_discard_unread, dispatch_uid="personas_app.live.discard_unread")
+
+
 def overlap(
     key: Hashable,
     call: Callable[[Reuse], T],
@@ -77,6 +105,9 @@ def overlap(
     is None the caller prepares the page from the first item. Errors of `call` (TavusError)
     propagate as they would without overlap.
     """
+    sent = _early.__dict__.get("calls", {}).pop(key, None)
+    if sent is not None:
+        call = sent[0]  # type: ignore[assignment]  # the same call, sent before the view ran
     guess_text = _last_answer(key)
     guess_body: list[JSON] = []  # set once the guess has been parsed
     guessed: list[T] = []

@@ -8,22 +8,31 @@ attaches request.workspace and request.membership.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.exceptions import (
+    DisallowedHost,
+    ImproperlyConfigured,
+    PermissionDenied,
+    ValidationError,
+)
 from django.db.models import FilteredRelation, Q
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 from .auth import FIELDS as USER_FIELDS
 from .auth import UserModel, users_read_as
 from .compiled import CompiledQuery
 from .models import Membership, Workspace
 from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
-from .services.workspaces import remember_active_key
+from .services.workspaces import NoActiveKey, remember_active_key
+
+logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
 
@@ -98,6 +107,59 @@ class RequestIdMiddleware:
         return response
 
 
+class EarlyReadMiddleware:
+    """Send a live page's one Tavus GET before the rest of Django's request handling.
+
+    A live page waits for Tavus once; every millisecond of work before its request leaves is
+    added to the page's time, while work after it is done during the wait. So for the GET pages
+    of views.personas.EARLY_READS, right after the session and the user are known, this reads the
+    membership (and with it the user and the active key), checks what WorkspaceAccessMiddleware
+    checks, and sends the page's call; the view reads its answer (live.overlap). A request that
+    would be refused sends nothing: an unknown host, an anonymous user, an outsider or a role
+    without the URL's permission. WorkspaceAccessMiddleware still enforces everything, reusing
+    the membership read here.
+
+    Comes right after AuthenticationMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "GET":
+            try:
+                _read_early(request)
+            except Exception:  # never in the way: the view then sends the call itself
+                logger.warning("Sending a live page's call early failed", exc_info=True)
+        return self.get_response(request)
+
+
+def _read_early(request: HttpRequest) -> None:
+    from .views.personas import EARLY_READS
+
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return
+    begin = EARLY_READS.get(match.url_name or "") if match.app_name == "personas" else None
+    slug = match.kwargs.get("slug")
+    if begin is None or slug is None:
+        return
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return  # CommonMiddleware answers 400
+    membership = _member_of(request, slug)
+    rule = URL_RULES.get(match.url_name or "")
+    if membership is None or rule is None or not role_can(membership.role, rule):
+        return
+    request._early_member = (slug, membership)  # type: ignore[attr-defined]
+    try:
+        begin(request, membership.workspace, match.kwargs)
+    except NoActiveKey:
+        return  # the page says so
+
+
 class WorkspaceAccessMiddleware:
     """Enforce URL_RULES for every app view that has a workspace slug in its URL."""
 
@@ -115,7 +177,11 @@ class WorkspaceAccessMiddleware:
             return None
         slug = kwargs.get("slug")
         # Before request.user is first looked at: the membership's query reads the user too.
-        membership = _member_of(request, slug) if slug is not None else None
+        early = getattr(request, "_early_member", None)
+        if early is not None and early[0] == slug:
+            membership = early[1]  # read by EarlyReadMiddleware for this request
+        else:
+            membership = _member_of(request, slug) if slug is not None else None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if slug is None:

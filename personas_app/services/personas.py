@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
 from ..jsontypes import JSONObject, Op
-from ..live import overlap
+from ..live import expect, overlap
 from ..models import AuditEvent, Outcome, Workspace
 from ..patching import apply_patch
 from ..payloads import create_payload
@@ -138,6 +138,24 @@ def _outside(event: AuditEvent | None) -> AuditEvent | None:
     return event if event is not None and event.action == "persona.changed_outside" else None
 
 
+def _persona_key(workspace: Workspace, persona_id: str) -> tuple[object, ...]:
+    return ("persona", workspace.pk, persona_id)
+
+
+def begin_persona_read(*, workspace: Workspace, persona_id: str) -> None:
+    """Send the GET that persona_page(workspace=..., persona_id=...) will read, now (see
+    middleware.EarlyReadMiddleware). Without an active key, or through a proxy, nothing is sent:
+    the page then reads as usual."""
+    client = tavus_client_for(workspace)
+    begun = client.begin(client.persona_path(persona_id))
+    if begun is not None:
+        expect(
+            _persona_key(workspace, persona_id),
+            lambda reuse: client.get_persona(persona_id, reuse=reuse, begun=begun),
+            begun.discard,
+        )
+
+
 def persona_page(
     *,
     workspace: Workspace,
@@ -152,15 +170,14 @@ def persona_page(
     stamp is its own, the early page is the page; otherwise the persona is observed as
     persona_fetch does (an outside change is recorded) and the page prepared from the answer.
     """
-    client = tavus_client_for(workspace)
 
     def early(persona: JSONObject) -> tuple[object, R]:
         known = known_stamp(workspace=workspace, persona_id=persona_id)
         return known, prepare(Fetched(persona=persona, outside_change=None))
 
     persona, prepared = overlap(
-        ("persona", workspace.pk, persona_id),
-        lambda reuse: client.get_persona(persona_id, reuse=reuse),
+        _persona_key(workspace, persona_id),
+        lambda reuse: tavus_client_for(workspace).get_persona(persona_id, reuse=reuse),
         persona_from_body,
         early,
     )

@@ -367,6 +367,49 @@ def listing_from_body(body: JSONObject) -> JSONObject:
     return _listing(body)
 
 
+class Begun:
+    """A GET sent ahead of the code that reads its answer (TavusClient.begin).
+
+    The call that reads it (get_persona(..., begun=...)) must be the same request by the same
+    client: anything else leaves it unread, and it is discarded. Read at most once.
+    """
+
+    def __init__(
+        self,
+        client: TavusClient,
+        path: str,
+        params: dict[str, str],
+        pending: transport.Pending | transport.TransportError,
+    ) -> None:
+        self._client, self._path, self._params = client, path, params
+        self._pending: transport.Pending | transport.TransportError | None = pending
+
+    def take(
+        self, client: TavusClient, method: str, path: str, params: Mapping[str, str] | None
+    ) -> Begun | None:
+        """This call when it is the one that was sent; otherwise it is discarded, and None."""
+        same = client is self._client and (method, path) == ("GET", self._path)
+        if same and dict(params or {}) == self._params and self._pending is not None:
+            return self
+        self.discard()
+        return None
+
+    def response(self) -> _Response:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            raise RuntimeError("A begun call is read once")
+        if isinstance(pending, transport.TransportError):
+            raise pending
+        _announce_sent()
+        answer = pending.receive()
+        return _Response(answer.status, answer.headers, answer.data)
+
+    def discard(self) -> None:
+        pending, self._pending = self._pending, None
+        if isinstance(pending, transport.Pending):
+            pending.discard()
+
+
 class TavusClient:
     """A small, typed client for the Tavus v2 REST API."""
 
@@ -414,9 +457,10 @@ class TavusClient:
             return min(retry_after, self.max_retry_after)
         return min(self.backoff * 2.0**attempt, self.max_retry_after)
 
-    def _send(
-        self, method: str, url: str, *, params: Mapping[str, str] | None, json: JSON
-    ) -> _Response:
+    def _prepared(
+        self, method: str, url: str, params: Mapping[str, str] | None, json: JSON
+    ) -> tuple[str, dict[str, str], bytes | None]:
+        """(url with its query, headers, body) of a call, counted as made."""
         with self._counter_lock:
             self.requests_made += 1
         body = None
@@ -432,6 +476,12 @@ class TavusClient:
             url = f"{url}?{urlencode(params)}"
         # The key goes in its header and nowhere else.
         headers["x-api-key"] = self._api_key
+        return url, headers, body
+
+    def _send(
+        self, method: str, url: str, *, params: Mapping[str, str] | None, json: JSON
+    ) -> _Response:
+        url, headers, body = self._prepared(method, url, params, json)
         origin = _origin(self.base_url)
         if origin is not None:
             scheme, host, port, prefix, verify = origin
@@ -460,6 +510,31 @@ class TavusClient:
             redirect=False,
         )
 
+    def begin(self, path: str, params: Mapping[str, str] | None = None) -> Begun | None:
+        """Send GET `path` now; its answer is read by the method call given `begun=` (for a page
+        whose other work runs while the answer travels). None when it cannot be split so (the
+        call goes through a proxy): the method then sends as usual."""
+        origin = _origin(self.base_url)
+        if origin is None:
+            return None
+        scheme, host, port, prefix, verify = origin
+        url, headers, _ = self._prepared("GET", self.base_url + path, params, None)
+        try:
+            pending: transport.Pending | transport.TransportError = transport.send(
+                "GET",
+                scheme,
+                host,
+                port,
+                prefix + url[len(self.base_url) :],
+                headers=headers,
+                body=None,
+                timeout=self.timeout,
+                verify=verify,
+            )
+        except transport.TransportError as exc:
+            pending = exc  # raised where the answer is read, as sending there would have
+        return Begun(self, path, dict(params or {}), pending)
+
     def _request(
         self,
         method: str,
@@ -467,14 +542,19 @@ class TavusClient:
         *,
         params: Mapping[str, str] | None = None,
         json: JSON = None,
+        begun: Begun | None = None,
     ) -> _Reply:
         url = self.base_url + path
         may_retry = method == "GET"
         attempt = 0
+        first = begun.take(self, method, path, params) if begun is not None else None
         while True:
             started = time.monotonic()
             try:
-                response = self._send(method, url, params=params, json=json)
+                if first is not None:
+                    response, first = first.response(), None
+                else:
+                    response = self._send(method, url, params=params, json=json)
             except (transport.TransportError, *_NETWORK_ERRORS) as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
                 error = self._network_error(method, path, exc)
@@ -559,6 +639,15 @@ class TavusClient:
 
     # -- Personas ---------------------------------------------------------------------------
 
+    @staticmethod
+    def listing_params(
+        page: int = 1, limit: int = 10, persona_type: str | None = None
+    ) -> dict[str, str]:
+        params = {"page": str(page), "limit": str(limit)}
+        if persona_type is not None:
+            params["persona_type"] = persona_type
+        return params
+
     # Tavus: https://docs.tavus.io/api-reference/personas/get-personas
     def list_personas(
         self,
@@ -567,17 +656,25 @@ class TavusClient:
         persona_type: str | None = None,
         *,
         reuse: Reuse | None = None,
+        begun: Begun | None = None,
     ) -> JSONObject:
-        params = {"page": str(page), "limit": str(limit)}
-        if persona_type is not None:
-            params["persona_type"] = persona_type
-        reply = self._request("GET", "/v2/personas", params=params)
+        reply = self._request(
+            "GET",
+            "/v2/personas",
+            params=self.listing_params(page, limit, persona_type),
+            begun=begun,
+        )
         return _listing(reply.json_object(reuse))
 
     # Tavus: https://docs.tavus.io/api-reference/personas/get-persona
     # The docs show {"data": [persona]}; other clients see a flat persona, so both are read.
-    def get_persona(self, persona_id: str, *, reuse: Reuse | None = None) -> JSONObject:
-        reply = self._request("GET", f"/v2/personas/{_segment(persona_id)}")
+    def persona_path(self, persona_id: str) -> str:
+        return f"/v2/personas/{_segment(persona_id)}"
+
+    def get_persona(
+        self, persona_id: str, *, reuse: Reuse | None = None, begun: Begun | None = None
+    ) -> JSONObject:
+        reply = self._request("GET", self.persona_path(persona_id), begun=begun)
         return _single(reply, resource="persona", id_key="persona_id", reuse=reuse)
 
     # Tavus: https://docs.tavus.io/api-reference/personas/create-persona

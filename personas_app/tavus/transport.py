@@ -168,6 +168,118 @@ _RESET_ERRORS = (
 )
 
 
+@dataclass
+class Pending:
+    """A request on the wire whose answer has not been read yet (from `send`)."""
+
+    origin: Origin
+    conn: http.client.HTTPConnection
+    reused: bool
+    method: str
+    target: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    timeout: tuple[float, float]
+
+    def receive(self) -> Answer:
+        """The whole answer. A kept connection that the server closed as the request went out
+        (no answer at all) is replaced once, and the request sent again, for GET only."""
+        conn = self.conn
+        try:
+            response = conn.getresponse()
+            data = response.read()
+        except TimeoutError as exc:
+            conn.close()
+            raise TransportError(
+                f"{self.method} {self.target}: no answer in time", "read_timeout"
+            ) from exc
+        except _RESET_ERRORS as exc:
+            conn.close()
+            if self.reused and self.method == "GET":
+                again = _send_on(
+                    self.origin,
+                    None,
+                    self.method,
+                    self.target,
+                    self.headers,
+                    self.body,
+                    self.timeout,
+                )
+                return again.receive()
+            raise TransportError(
+                f"{self.method} {self.target}: connection lost ({exc!r})", "reset"
+            ) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise TransportError(
+                f"{self.method} {self.target}: {type(exc).__name__}", "connection"
+            ) from exc
+        try:
+            data = _decoded(data, response.headers.get("Content-Encoding"))
+        except zlib.error as exc:
+            conn.close()
+            raise TransportError(
+                f"{self.method} {self.target}: body does not decode", "bad_response"
+            ) from exc
+        if response.will_close:
+            conn.close()
+        else:
+            _give_back(self.origin, conn)
+        return Answer(response.status, response.headers, data)
+
+    def discard(self) -> None:
+        """Give up on the answer (its connection cannot carry another request)."""
+        self.conn.close()
+
+
+def _send_on(
+    origin: Origin,
+    conn: http.client.HTTPConnection | None,
+    method: str,
+    target: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout: tuple[float, float],
+) -> Pending:
+    reused = conn is not None
+    if conn is None:
+        conn = _connect(origin, timeout[0])
+    if conn.sock is not None:
+        conn.sock.settimeout(timeout[1])
+    try:
+        conn.request(method, target, body=body, headers=dict(headers))
+    except TimeoutError as exc:
+        conn.close()
+        raise TransportError(f"{method} {target}: could not send in time", "read_timeout") from exc
+    except _RESET_ERRORS as exc:
+        conn.close()
+        if reused and method == "GET":
+            return _send_on(origin, None, method, target, headers, body, timeout)
+        raise TransportError(f"{method} {target}: connection lost ({exc!r})", "reset") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        raise TransportError(f"{method} {target}: {type(exc).__name__}", "connection") from exc
+    return Pending(origin, conn, reused, method, target, headers, body, timeout)
+
+
+def send(
+    method: str,
+    scheme: str,
+    host: str,
+    port: int,
+    target: str,
+    *,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout: tuple[float, float],
+    verify: str | bool = True,
+) -> Pending:
+    """Write one request (on a kept connection when there is one) and return without reading
+    its answer. `target` is the path with its query; `timeout` is (connect, read) in seconds."""
+    origin: Origin = (scheme, host, port, verify)
+    return _send_on(origin, _take(origin), method, target, headers, body, timeout)
+
+
 def request(
     method: str,
     scheme: str,
@@ -181,44 +293,19 @@ def request(
     verify: str | bool = True,
     on_sent: Callable[[], None] | None = None,
 ) -> Answer:
-    """One request and its whole answer. `target` is the path with its query; `timeout` is
-    (connect, read) in seconds; `on_sent` runs once the request is written, before the answer is
-    read. A kept connection that fails before any answer came is replaced once, for GET only."""
-    origin: Origin = (scheme, host, port, verify)
-    for attempt in (1, 2):
-        conn = _take(origin)
-        reused = conn is not None
-        if conn is None:
-            conn = _connect(origin, timeout[0])
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout[1])
-        try:
-            conn.request(method, target, body=body, headers=dict(headers))
-            if on_sent is not None:
-                on_sent()
-            response = conn.getresponse()
-            data = response.read()
-        except TimeoutError as exc:
-            conn.close()
-            raise TransportError(f"{method} {target}: no answer in time", "read_timeout") from exc
-        except _RESET_ERRORS as exc:
-            conn.close()
-            if reused and attempt == 1 and method == "GET":
-                continue  # the server closed the kept connection as the request went out
-            raise TransportError(f"{method} {target}: connection lost ({exc!r})", "reset") from exc
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise TransportError(f"{method} {target}: {type(exc).__name__}", "connection") from exc
-        try:
-            data = _decoded(data, response.headers.get("Content-Encoding"))
-        except zlib.error as exc:
-            conn.close()
-            raise TransportError(
-                f"{method} {target}: body does not decode", "bad_response"
-            ) from exc
-        if response.will_close:
-            conn.close()
-        else:
-            _give_back(origin, conn)
-        return Answer(response.status, response.headers, data)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """One request and its whole answer; `on_sent` runs once the request is written, before the
+    answer is read."""
+    pending = send(
+        method,
+        scheme,
+        host,
+        port,
+        target,
+        headers=headers,
+        body=body,
+        timeout=timeout,
+        verify=verify,
+    )
+    if on_sent is not None:
+        on_sent()
+    return pending.receive()

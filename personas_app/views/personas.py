@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -37,12 +37,13 @@ from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
 from ..jsontypes import JSONObject, dumps_readable
 from ..legacy import describe_migration, legacy_fields, migrate_legacy
-from ..live import overlap
-from ..models import ChangeRequest
+from ..live import expect, overlap
+from ..models import ChangeRequest, Workspace
 from ..patching import carry_over, describe_changes, minimal_patch, rebase
 from ..redaction import redact, redact_ops
 from ..services.personas import (
     Fetched,
+    begin_persona_read,
     documents_for_picker,
     persona_apply_patch,
     persona_fetch,
@@ -72,13 +73,58 @@ def _int_param(request: AppRequest, name: str, default: int) -> int:
         return default
 
 
-@require_GET
-def persona_list(request: AppRequest, slug: str) -> HttpResponse:
+def _listing_args(request: HttpRequest) -> tuple[int, str, str]:
+    """(page, persona type, search text) of a persona list request."""
     page = _int_param(request, "page", 1)
     persona_type = request.GET.get("type", "user")
     if persona_type not in {"user", "system"}:
         persona_type = "user"
-    query = request.GET.get("q", "").strip()
+    return page, persona_type, request.GET.get("q", "").strip()
+
+
+def _listing_key(workspace: Workspace, persona_type: str, page: int) -> tuple[object, ...]:
+    return ("personas", workspace.pk, persona_type, page)
+
+
+def _begin_listing(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:
+    page, persona_type, query = _listing_args(request)
+    if query:
+        return  # a search reads several pages, one after another
+    client = tavus_client_for(workspace)
+    params = client.listing_params(page=page, limit=PAGE_SIZE, persona_type=persona_type)
+    begun = client.begin("/v2/personas", params)
+    if begun is not None:
+        expect(
+            _listing_key(workspace, persona_type, page),
+            lambda reuse: client.list_personas(
+                page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse, begun=begun
+            ),
+            begun.discard,
+        )
+
+
+def _begin_persona(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:
+    begin_persona_read(workspace=workspace, persona_id=kwargs["persona_id"])
+
+
+def _begin_editor(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:
+    if "cr" not in request.GET:  # a change request's proposal is edited without reading Tavus
+        _begin_persona(request, workspace, kwargs)
+
+
+# The live pages whose one Tavus GET goes out before the rest of Django's request handling (see
+# middleware.EarlyReadMiddleware): URL name -> what sends it, given the request, the workspace
+# and the URL's arguments. Each sends exactly the call its view then makes (the same key).
+EARLY_READS: dict[str, Callable[[HttpRequest, Workspace, dict[str, Any]], None]] = {
+    "persona_list": _begin_listing,
+    "persona_detail": _begin_persona,
+    "persona_edit": _begin_editor,
+}
+
+
+@require_GET
+def persona_list(request: AppRequest, slug: str) -> HttpResponse:
+    page, persona_type, query = _listing_args(request)
     context: dict[str, object] = {"nav_section": "personas", "type": persona_type, "q": query}
     template = "personas/list.html#rows" if request.htmx else "personas/list.html"
 
@@ -107,15 +153,15 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
         return prepare(result.get("data", []), int(result.get("total_count", 0)))
 
     try:
-        client = tavus_client_for(request.workspace)
         if query:
+            client = tavus_client_for(request.workspace)
             personas, total = _search(client, persona_type, query)
             start = (page - 1) * PAGE_SIZE
             return prepare(personas[start : start + PAGE_SIZE], total)
         # One page of the listing: rendered while the call travels (live.overlap).
         result, early = overlap(
-            ("personas", request.workspace.pk, persona_type, page),
-            lambda reuse: client.list_personas(
+            _listing_key(request.workspace, persona_type, page),
+            lambda reuse: tavus_client_for(request.workspace).list_personas(
                 page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse
             ),
             listing_from_body,

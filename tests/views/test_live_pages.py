@@ -149,3 +149,89 @@ def test_nothing_a_page_was_built_from_is_held_once_the_page_is_sent(
     for url in (DETAIL, DETAIL, "/w/acme/"):
         assert bob_client.get(url.format(persona_id)).status_code == 200
         assert getattr(gc_pause._held, "objects", None) is None
+
+
+# -- The call leaves before the rest of the request is handled (EarlyReadMiddleware) -----------
+
+
+def _sent_early(monkeypatch: Any) -> list[tuple[Any, bool]]:
+    """(key, whether its call was already on the wire) for each live read a page makes."""
+    from personas_app import live
+    from personas_app.services import personas as services
+    from personas_app.views import personas as views
+
+    seen: list[tuple[Any, bool]] = []
+    original = live.overlap
+
+    def spy(key: Any, *args: Any) -> Any:
+        seen.append((key, key in live._early.__dict__.get("calls", {})))
+        return original(key, *args)
+
+    monkeypatch.setattr(services, "overlap", spy)
+    monkeypatch.setattr(views, "overlap", spy)
+    return seen
+
+
+def test_each_live_pages_one_call_leaves_before_the_view_runs(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, monkeypatch: Any
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    seen = _sent_early(monkeypatch)
+
+    for url in (DETAIL, EDIT, "/w/acme/", "/w/acme/?type=system&page=1"):
+        before = tavus.count()
+        status, _ = _page(bob_client, url.format(persona_id))
+        assert status == 200 and tavus.count() - before == 1
+    assert "Front desk" in _page(bob_client, DETAIL.format(persona_id))[1]
+
+    assert [sent for _, sent in seen] == [True] * 5
+
+
+def test_requests_that_will_be_refused_send_nothing_early(
+    client: Any,
+    charlie_client: Any,
+    member_client: Any,
+    workspace: Any,
+    tavus: EmulatorState,
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    viewer = member_client("viewer")
+    before = tavus.count()
+
+    assert client.get(DETAIL.format(persona_id)).status_code == 302  # anonymous: to login
+    assert charlie_client.get(DETAIL.format(persona_id)).status_code == 404  # an outsider
+    assert viewer.get(EDIT.format(persona_id)).status_code == 403  # no right to edit
+    bad_host = viewer.get(DETAIL.format(persona_id), HTTP_HOST="evil.example")
+    assert bad_host.status_code == 400
+
+    assert tavus.count() == before
+
+
+def test_a_search_and_a_change_requests_editor_read_as_their_views_do(
+    alice_client: Any, workspace: Any, tavus: EmulatorState, monkeypatch: Any
+) -> None:
+    tavus.put_persona(persona_doc(persona_name="Front desk"))
+    seen = _sent_early(monkeypatch)
+
+    status, body = _page(alice_client, "/w/acme/?q=front")
+    before = tavus.count()
+    edit_cr = alice_client.get(EDIT.format("p-none") + "?cr=999")
+
+    assert status == 200 and "Front desk" in body
+    assert edit_cr.status_code == 200 and tavus.count() - before == 1  # the view's own read
+    assert seen == [(("persona", workspace.pk, "p-none"), False)]
+
+
+def test_an_early_call_no_view_reads_is_discarded_with_the_request(db: None) -> None:
+    from django.core.signals import request_finished
+
+    from personas_app import live
+
+    discarded: list[str] = []
+    live.expect(("persona", 0, "a"), lambda reuse: None, lambda: discarded.append("a"))
+    live.expect(("persona", 0, "a"), lambda reuse: None, lambda: discarded.append("again"))
+
+    request_finished.send(sender=None)
+
+    assert discarded == ["a", "again"]
+    assert "calls" not in live._early.__dict__
