@@ -56,6 +56,7 @@ def collect_while_waiting() -> None:
     (which would delay the process's next request). The oldest generation is left for idle time:
     a full collection can outlast the wait.
     """
+    free_garbage()
     if _in_flight == 0 or not _resume:
         return
     (young, middle, _), (young_limit, middle_limit, _) = gc.get_count(), gc.get_threshold()
@@ -110,15 +111,25 @@ class _Body:
 # -- Freeing after the answer ------------------------------------------------------------------
 
 _HELD_MAX = 16  # per thread, should request_finished not come (code outside a request)
+_GARBAGE_MAX = 8  # finished requests' objects kept for a quiet moment before freeing inline
+_IDLE_DELAY = 0.5  # seconds: what an idle process waits before freeing them itself
 _held = threading.local()
+_garbage: list[list[Any]] = []
+_garbage_lock = threading.Lock()
+_janitor_poked = threading.Event()
+_janitor_started = False
 
 
 def free_after_response(obj: Any) -> None:
-    """Keep `obj` alive until this thread's response has been sent (Django's request_finished).
+    """Keep `obj` alive until a moment when freeing it delays no one.
 
-    Freeing a parsed persona (tens of thousands of objects) takes a few tenths of a millisecond,
-    which a page would otherwise spend between the answer from Tavus and its own response, when
-    the view's last reference goes away. Held here, it is freed once the client has its page.
+    Freeing a parsed persona (tens of thousands of objects) takes a few tenths of a millisecond.
+    Freed when the view lets go of it, that would be between the answer from Tavus and the
+    page's response; freed as the response is closed, it would hold up the next request on the
+    same connection (the server reads it only once this one is done). So once this thread's
+    response is finished (request_finished) the object is handed on, and freed while a later
+    live page waits for Tavus (free_garbage, from collect_while_waiting), or after the process
+    has been idle for _IDLE_DELAY, or at once when _GARBAGE_MAX requests' worth are waiting.
     """
     held: list[Any] | None = getattr(_held, "objects", None)
     if held is None:
@@ -127,8 +138,47 @@ def free_after_response(obj: Any) -> None:
     del held[:-_HELD_MAX]
 
 
+def free_garbage() -> None:
+    """Free what finished requests left for later (see free_after_response)."""
+    with _garbage_lock:
+        if not _garbage:
+            return
+        lists = _garbage[:]
+        _garbage.clear()
+    lists.clear()  # the objects are freed here, outside the lock
+
+
 def _release_held(**_: Any) -> None:
-    _held.__dict__.pop("objects", None)
+    held = _held.__dict__.pop("objects", None)
+    if not held:
+        return
+    with _garbage_lock:
+        _garbage.append(held)
+        full = len(_garbage) > _GARBAGE_MAX
+    del held
+    if full:
+        free_garbage()
+    _poke_janitor()
+
+
+def _poke_janitor() -> None:
+    global _janitor_started
+    if not _janitor_started:
+        with _garbage_lock:
+            if not _janitor_started:
+                threading.Thread(target=_janitor, name="free-after-response", daemon=True).start()
+                _janitor_started = True
+    _janitor_poked.set()
+
+
+def _janitor() -> None:
+    while True:
+        _janitor_poked.wait()
+        _janitor_poked.clear()
+        # Quiet for _IDLE_DELAY since the last request finished: nothing is waiting on us.
+        while _janitor_poked.wait(_IDLE_DELAY) or _in_flight:
+            _janitor_poked.clear()
+        free_garbage()
 
 
 request_finished.connect(_release_held, dispatch_uid="personas_app.gc_pause.release_held")

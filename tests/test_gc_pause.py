@@ -154,7 +154,8 @@ class _Parsed:
     """Stands for a parsed answer (a dict cannot be weakly referenced)."""
 
 
-def test_an_answer_held_for_the_response_is_freed_when_the_response_is_sent(db: None) -> None:
+def _held_answer() -> Any:
+    """A weak reference to an answer handed to free_after_response, and its request finished."""
     import weakref
 
     from django.core.signals import request_finished
@@ -163,10 +164,50 @@ def test_an_answer_held_for_the_response_is_freed_when_the_response_is_sent(db: 
     alive = weakref.ref(answer)
     gc_pause.free_after_response(answer)
     del answer
-
     assert alive() is not None  # the view's last reference is gone, the answer is not
     request_finished.send(sender=None)
+    return alive
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_over() -> Iterator[None]:
+    gc_pause.free_garbage()
+    yield
+    gc_pause.free_garbage()
+
+
+def test_an_answer_outlives_its_response_and_is_freed_while_a_later_page_waits(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gc_pause, "_IDLE_DELAY", 60.0)
+    alive = _held_answer()
+
+    assert alive() is not None  # freeing it now would hold up the connection's next request
+    gc_pause.collect_while_waiting()
     assert alive() is None
+
+
+def test_an_idle_process_frees_what_finished_requests_left(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gc_pause, "_IDLE_DELAY", 0.01)
+    alive = _held_answer()
+
+    deadline = time.monotonic() + 5
+    while alive() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert alive() is None
+
+
+def test_answers_of_many_finished_requests_are_not_all_kept(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gc_pause, "_IDLE_DELAY", 60.0)
+    first = _held_answer()
+    later = [_held_answer() for _ in range(gc_pause._GARBAGE_MAX)]
+
+    assert first() is None and all(ref() is None for ref in later)  # freed together, inline
+    gc_pause.free_garbage()
 
 
 def test_code_outside_a_request_holds_only_the_last_few() -> None:
