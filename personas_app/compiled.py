@@ -92,6 +92,31 @@ class CompiledQuery:
         return [tuple(row) for row in rows]
 
 
+class JoinedQuery(CompiledQuery):
+    """Two compiled queries in one round trip: each row of `first` with the row of `then` (or
+    NULLs when `then` has none), as `SELECT * FROM (first) LEFT JOIN (then) ON true`. Arguments
+    are first's, then then's. Both must name their columns uniquely (values_list does)."""
+
+    def __init__(self, first: CompiledQuery, then: CompiledQuery) -> None:
+        super().__init__(lambda *args: first.build(*args), [*first.kinds, *then.kinds], first.using)
+        self.first, self.then = first, then
+
+    def _compile(self) -> _Compiled:
+        a, b = self.first._compile(), self.then._compile()
+        # Both are Django's own SQL, every argument a parameter (checked when each compiled).
+        sql = f"SELECT * FROM ({a.sql}) AS first_rows LEFT JOIN ({b.sql}) AS then_rows ON 1 = 1"  # noqa: S608
+        shift = len(self.first.kinds)
+        slots = [*a.slots, *(s + shift if s is not None else None for s in b.slots)]
+        width = a.compiler.col_count
+        converters = {**a.converters, **{i + width: c for i, c in b.converters.items()}}
+        lean_sql = None
+        if a.lean_sql is not None and b.lean_sql is not None:
+            lean_sql = sql.replace("%s", "?") if a.vendor == "sqlite" else sql
+        return _Compiled(
+            a.compiler, sql, [*a.params, *b.params], slots, converters, a.vendor, lean_sql
+        )
+
+
 def _lean_rows(db: Any, compiled: _Compiled, bound: list[Any]) -> list[Any]:
     """The rows, through the driver's cursor, with the checks of BaseDatabaseWrapper._cursor and
     CursorWrapper._execute."""

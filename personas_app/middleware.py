@@ -9,7 +9,9 @@ attaches request.workspace and request.membership.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -27,10 +29,13 @@ from django.urls import Resolver404, resolve
 
 from .auth import FIELDS as USER_FIELDS
 from .auth import UserModel, users_read_as
-from .compiled import CompiledQuery
+from .compiled import CompiledQuery, JoinedQuery
 from .models import Membership, Workspace
 from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
 from .services.workspaces import NoActiveKey, remember_active_key
+from .sessions import COLUMNS as SESSION_COLUMNS
+from .sessions import SessionStore
+from .sessions import read as session_read
 
 logger = logging.getLogger(__name__)
 
@@ -70,17 +75,64 @@ def _session_user_id(request: HttpRequest) -> int | None:
     return pk if isinstance(pk, int) else None
 
 
+# The session and the membership in one query, for a session whose user this process already
+# knows: its key -> the user id its data named when last read. Only a guess: the membership read
+# with it is used when the session's data, read in the same query, names that very user.
+_session_and_membership = JoinedQuery(session_read, _membership)
+_USERS_KEPT = 4096
+_user_of_session: OrderedDict[str, int] = OrderedDict()
+_user_of_session_lock = threading.Lock()
+
+
+def _guess(session_key: str) -> int | None:
+    with _user_of_session_lock:
+        return _user_of_session.get(session_key)
+
+
+def _learn(session_key: str | None, user_id: int) -> None:
+    if not session_key:
+        return
+    with _user_of_session_lock:
+        _user_of_session[session_key] = user_id
+        _user_of_session.move_to_end(session_key)
+        while len(_user_of_session) > _USERS_KEPT:
+            _user_of_session.popitem(last=False)
+
+
+def _membership_row(request: HttpRequest, slug: str) -> tuple[int | None, tuple[Any, ...] | None]:
+    """(the session's user id, that user's membership row of `slug` or None), in one query when
+    the session's user is known from an earlier request, else two."""
+    store = request.session
+    key = store.session_key
+    guess = None
+    if isinstance(store, SessionStore) and key and not hasattr(store, "_session_cache"):
+        guess = _guess(key)
+    if guess is not None:
+        rows = _session_and_membership.rows(key, slug, guess)
+        width = len(SESSION_COLUMNS)
+        store.use_row(rows[0][:width] if rows else None)
+        user_id = _session_user_id(request)
+        if user_id == guess:
+            row = rows[0][width:] if rows else None
+            return user_id, row if row and row[0] is not None else None
+    else:
+        user_id = _session_user_id(request)
+    if user_id is None:
+        return None, None
+    _learn(key, user_id)
+    rows = _membership.rows(slug, user_id)
+    return user_id, rows[0] if rows else None
+
+
 def _member_of(request: HttpRequest, slug: str) -> Membership | None:
     """The session's user's membership of the workspace `slug`, with its workspace; None for an
     outsider or when the session names no user. Reading it also reads the user's row, which
     Django's own get_user then checks (backend, active, session hash) instead of reading it again.
     A request that only reads keeps the active key too (see tavus_client_for).
     """
-    user_id = _session_user_id(request)
-    rows = _membership.rows(slug, user_id) if user_id is not None else []
-    if not rows:
+    user_id, row = _membership_row(request, slug)
+    if row is None:
         return None
-    row = rows[0]
     n, w = len(_MEMBERSHIP_FIELDS), len(_WORKSPACE_FIELDS)
     user = UserModel.from_db(_membership.using, USER_FIELDS, row[n + w + 1 :])
     with users_read_as(user):

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from .compiled import CompiledQuery
 
-_read = CompiledQuery(
-    lambda key: Session.objects.filter(session_key=key).values_list("session_data", "expire_date"),
-    ["str"],
+COLUMNS = ("session_data", "expire_date")
+read = _read = CompiledQuery(
+    lambda key: Session.objects.filter(session_key=key).values_list(*COLUMNS), ["str"]
 )
 
 
@@ -37,11 +37,19 @@ _JSON_SERIALIZER = "django.core.signing.JSONSerializer"
 class SessionStore(db.SessionStore):
     def load(self) -> dict[str, Any]:
         rows = _read.rows(self.session_key) if self.session_key else []
-        if not rows or rows[0][1] <= timezone.now():
+        return self._from_row(rows[0] if rows else None)
+
+    def use_row(self, row: tuple[Any, ...] | None) -> None:
+        """Take this session's stored row (session_data, expire_date), read by the caller with
+        `_read`'s columns in a query of its own (None: no such row), as if load() had read it."""
+        self._session_cache = self._from_row(row)
+
+    def _from_row(self, row: tuple[Any, ...] | None) -> dict[str, Any]:
+        if row is None or row[0] is None or row[1] <= timezone.now():
             # As Django's: an unknown or expired session starts a new one under a new key.
             self._session_key = None
             return {}
-        return self._decode_kept(rows[0][0])
+        return self._decode_kept(row[0])
 
     def _decode_kept(self, stored: str) -> dict[str, Any]:
         with _decoded_lock:
