@@ -843,6 +843,7 @@ def test_page_queries_do_not_grow_with_operations_and_comments(
         )
     service.change_request_comment(change_request=big, actor=bob, body="Overall")
 
+    erin_client.get("/w/acme/reviews/")  # a session's first page reads it apart from the rest
     with CaptureQueriesContext(connection) as for_small:
         erin_client.get(_url(small))
     with CaptureQueriesContext(connection) as for_big:
