@@ -214,6 +214,26 @@ def _postgres_database(url: str, keep: bool) -> Database:
     )
 
 
+def gunicorn_command(port: int, *, workers: int = 2, threads: int = 2) -> list[str]:
+    """The dashboard under gunicorn on loopback, as the bench measures it."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "dashboard.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
+
+
 def _production_env(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -584,22 +604,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     gun_log = BENCH_VAR / f"gunicorn-{os.getpid()}.log"
-    gunicorn_args = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "dashboard.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(args.threads),
-        "--log-level",
-        "warning",
-    ]
+    gunicorn_args = gunicorn_command(port, workers=args.workers, threads=args.threads)
     if args.gc_freeze:
         gunicorn_args += ["--config", "python:bench.gunicorn_gc"]
     gun = cleanup.spawn("gunicorn", gunicorn_args, env=env, log=gun_log)

@@ -478,25 +478,34 @@ class TavusClient:
         headers["x-api-key"] = self._api_key
         return url, headers, body
 
+    def _send_direct(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> transport.Pending | None:
+        """The request written straight to Tavus (tavus/transport.py); None through a proxy."""
+        origin = _origin(self.base_url)
+        if origin is None:
+            return None
+        scheme, host, port, prefix, verify = origin
+        return transport.send(
+            method,
+            scheme,
+            host,
+            port,
+            prefix + url[len(self.base_url) :],
+            headers=headers,
+            body=body,
+            timeout=self.timeout,
+            verify=verify,
+        )
+
     def _send(
         self, method: str, url: str, *, params: Mapping[str, str] | None, json: JSON
     ) -> _Response:
         url, headers, body = self._prepared(method, url, params, json)
-        origin = _origin(self.base_url)
-        if origin is not None:
-            scheme, host, port, prefix, verify = origin
-            answer = transport.request(
-                method,
-                scheme,
-                host,
-                port,
-                prefix + url[len(self.base_url) :],
-                headers=headers,
-                body=body,
-                timeout=self.timeout,
-                verify=verify,
-                on_sent=_announce_sent,
-            )
+        pending = self._send_direct(method, url, headers, body)
+        if pending is not None:
+            _announce_sent()
+            answer = pending.receive()
             return _Response(answer.status, answer.headers, answer.data)
         # Through a proxy: urllib3's ProxyManager (CONNECT tunnels, proxy authentication).
         return _manager(self.base_url).urlopen(  # type: ignore[return-value]
@@ -514,25 +523,15 @@ class TavusClient:
         """Send GET `path` now; its answer is read by the method call given `begun=` (for a page
         whose other work runs while the answer travels). None when it cannot be split so (the
         call goes through a proxy): the method then sends as usual."""
-        origin = _origin(self.base_url)
-        if origin is None:
+        if _origin(self.base_url) is None:
             return None
-        scheme, host, port, prefix, verify = origin
         url, headers, _ = self._prepared("GET", self.base_url + path, params, None)
         try:
-            pending: transport.Pending | transport.TransportError = transport.send(
-                "GET",
-                scheme,
-                host,
-                port,
-                prefix + url[len(self.base_url) :],
-                headers=headers,
-                body=None,
-                timeout=self.timeout,
-                verify=verify,
-            )
+            pending: transport.Pending | transport.TransportError | None
+            pending = self._send_direct("GET", url, headers, None)
         except transport.TransportError as exc:
             pending = exc  # raised where the answer is read, as sending there would have
+        assert pending is not None
         return Begun(self, path, dict(params or {}), pending)
 
     def _request(

@@ -24,7 +24,7 @@ import socket
 import ssl
 import threading
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
@@ -278,34 +278,3 @@ def send(
     its answer. `target` is the path with its query; `timeout` is (connect, read) in seconds."""
     origin: Origin = (scheme, host, port, verify)
     return _send_on(origin, _take(origin), method, target, headers, body, timeout)
-
-
-def request(
-    method: str,
-    scheme: str,
-    host: str,
-    port: int,
-    target: str,
-    *,
-    headers: Mapping[str, str],
-    body: bytes | None,
-    timeout: tuple[float, float],
-    verify: str | bool = True,
-    on_sent: Callable[[], None] | None = None,
-) -> Answer:
-    """One request and its whole answer; `on_sent` runs once the request is written, before the
-    answer is read."""
-    pending = send(
-        method,
-        scheme,
-        host,
-        port,
-        target,
-        headers=headers,
-        body=body,
-        timeout=timeout,
-        verify=verify,
-    )
-    if on_sent is not None:
-        on_sent()
-    return pending.receive()
