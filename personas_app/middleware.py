@@ -23,7 +23,9 @@ from django.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
+from django.core.signals import setting_changed
 from django.db.models import FilteredRelation, Q
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
@@ -186,15 +188,47 @@ class EarlyReadMiddleware:
         return self.get_response(request)
 
 
+# path -> (app name, URL name, URL arguments), or None for a path that does not resolve: what
+# _read_early needs of resolve(), which Django's own resolving repeats later (during the wait).
+_RESOLVED_KEPT = 2048
+_resolved: OrderedDict[str, tuple[str, str, dict[str, Any]] | None] = OrderedDict()
+_resolved_lock = threading.Lock()
+
+
+def _resolved_path(path: str) -> tuple[str, str, dict[str, Any]] | None:
+    with _resolved_lock:
+        if path in _resolved:
+            _resolved.move_to_end(path)
+            return _resolved[path]
+    try:
+        match = resolve(path)
+    except Resolver404:
+        found = None
+    else:
+        found = (match.app_name, match.url_name or "", dict(match.kwargs))
+    with _resolved_lock:
+        _resolved[path] = found
+        while len(_resolved) > _RESOLVED_KEPT:
+            _resolved.popitem(last=False)
+    return found
+
+
+@receiver(setting_changed)
+def _forget_resolved(*, setting: str, **_: Any) -> None:
+    if setting == "ROOT_URLCONF":
+        with _resolved_lock:
+            _resolved.clear()
+
+
 def _read_early(request: HttpRequest) -> None:
     from .views.personas import EARLY_READS
 
-    try:
-        match = resolve(request.path_info)
-    except Resolver404:
+    found = _resolved_path(request.path_info)
+    if found is None:
         return
-    begin = EARLY_READS.get(match.url_name or "") if match.app_name == "personas" else None
-    slug = match.kwargs.get("slug")
+    app_name, url_name, kwargs = found
+    begin = EARLY_READS.get(url_name) if app_name == "personas" else None
+    slug = kwargs.get("slug")
     if begin is None or slug is None:
         return
     try:
@@ -202,12 +236,12 @@ def _read_early(request: HttpRequest) -> None:
     except DisallowedHost:
         return  # CommonMiddleware answers 400
     membership = _member_of(request, slug)
-    rule = URL_RULES.get(match.url_name or "")
+    rule = URL_RULES.get(url_name)
     if membership is None or rule is None or not role_can(membership.role, rule):
         return
     request._early_member = (slug, membership)  # type: ignore[attr-defined]
     try:
-        begin(request, membership.workspace, match.kwargs)
+        begin(request, membership.workspace, dict(kwargs))
     except NoActiveKey:
         return  # the page says so
 

@@ -223,3 +223,21 @@ def test_a_session_that_names_another_user_than_last_time_is_read_for_that_user(
 
     assert response.status_code == 200 and response.context["user"] == bob
     assert response.context["request"].membership.user_id == bob.pk
+
+
+def test_the_session_check_a_user_gets_follows_a_password_changed_mid_request(
+    alice: Any,
+) -> None:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from personas_app.auth import ModelBackend
+
+    user = ModelBackend().get_user(alice.pk)
+    before = user.get_session_auth_hash()
+    assert before == AbstractBaseUser.get_session_auth_hash(alice)  # Django's own value
+
+    user.set_password("a-new-long-password-3")  # as a password-change view would, then
+    after = user.get_session_auth_hash()  # update_session_auth_hash() stores this
+
+    assert after != before
+    assert after == AbstractBaseUser.get_session_auth_hash(user)
