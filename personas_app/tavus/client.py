@@ -166,13 +166,9 @@ def _origin(base_url: str) -> tuple[str, str, int, str, str | bool] | None:
     return scheme, parts.hostname, port, parts.path.rstrip("/"), verify
 
 
-class _Response:
-    """What _request reads of an answer; urllib3's HTTPResponse has the same three attributes."""
-
-    __slots__ = ("data", "headers", "status")
-
-    def __init__(self, status: int, headers: Any, data: bytes) -> None:
-        self.status, self.headers, self.data = status, headers, data
+# What _request reads of an answer: transport.Answer, or urllib3's HTTPResponse through a proxy
+# (both have .status, .headers with .get(), .data).
+_Response = transport.Answer | urllib3.BaseHTTPResponse
 
 
 def _charset(content_type: str | None) -> str:
@@ -401,8 +397,7 @@ class Begun:
         if isinstance(pending, transport.TransportError):
             raise pending
         _announce_sent()
-        answer = pending.receive()
-        return _Response(answer.status, answer.headers, answer.data)
+        return pending.receive()
 
     def discard(self) -> None:
         pending, self._pending = self._pending, None
@@ -479,12 +474,14 @@ class TavusClient:
         return url, headers, body
 
     def _send_direct(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> transport.Pending | None:
-        """The request written straight to Tavus (tavus/transport.py); None through a proxy."""
-        origin = _origin(self.base_url)
-        if origin is None:
-            return None
+        self,
+        origin: tuple[str, str, int, str, str | bool],
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> transport.Pending:
+        """The request written straight to Tavus (tavus/transport.py), its answer not yet read."""
         scheme, host, port, prefix, verify = origin
         return transport.send(
             method,
@@ -502,13 +499,13 @@ class TavusClient:
         self, method: str, url: str, *, params: Mapping[str, str] | None, json: JSON
     ) -> _Response:
         url, headers, body = self._prepared(method, url, params, json)
-        pending = self._send_direct(method, url, headers, body)
-        if pending is not None:
+        origin = _origin(self.base_url)
+        if origin is not None:
+            pending = self._send_direct(origin, method, url, headers, body)
             _announce_sent()
-            answer = pending.receive()
-            return _Response(answer.status, answer.headers, answer.data)
+            return pending.receive()
         # Through a proxy: urllib3's ProxyManager (CONNECT tunnels, proxy authentication).
-        return _manager(self.base_url).urlopen(  # type: ignore[return-value]
+        return _manager(self.base_url).urlopen(
             method,
             url,
             body=body,
@@ -523,15 +520,15 @@ class TavusClient:
         """Send GET `path` now; its answer is read by the method call given `begun=` (for a page
         whose other work runs while the answer travels). None when it cannot be split so (the
         call goes through a proxy): the method then sends as usual."""
-        if _origin(self.base_url) is None:
+        origin = _origin(self.base_url)
+        if origin is None:
             return None
         url, headers, _ = self._prepared("GET", self.base_url + path, params, None)
+        pending: transport.Pending | transport.TransportError
         try:
-            pending: transport.Pending | transport.TransportError | None
-            pending = self._send_direct("GET", url, headers, None)
+            pending = self._send_direct(origin, "GET", url, headers, None)
         except transport.TransportError as exc:
             pending = exc  # raised where the answer is read, as sending there would have
-        assert pending is not None
         return Begun(self, path, dict(params or {}), pending)
 
     def _request(

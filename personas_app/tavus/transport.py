@@ -166,6 +166,15 @@ _RESET_ERRORS = (
     ConnectionAbortedError,
     BrokenPipeError,
 )
+_IO_ERRORS = (OSError, http.client.HTTPException)
+
+
+def _reason(exc: BaseException) -> Reason:
+    if isinstance(exc, TimeoutError):
+        return "read_timeout"
+    if isinstance(exc, _RESET_ERRORS):
+        return "reset"
+    return "connection"
 
 
 @dataclass
@@ -182,38 +191,13 @@ class Pending:
     timeout: tuple[float, float]
 
     def receive(self) -> Answer:
-        """The whole answer. A kept connection that the server closed as the request went out
-        (no answer at all) is replaced once, and the request sent again, for GET only."""
+        """The whole answer (see `_sent_again`)."""
         conn = self.conn
         try:
             response = conn.getresponse()
             data = response.read()
-        except TimeoutError as exc:
-            conn.close()
-            raise TransportError(
-                f"{self.method} {self.target}: no answer in time", "read_timeout"
-            ) from exc
-        except _RESET_ERRORS as exc:
-            conn.close()
-            if self.reused and self.method == "GET":
-                again = _send_on(
-                    self.origin,
-                    None,
-                    self.method,
-                    self.target,
-                    self.headers,
-                    self.body,
-                    self.timeout,
-                )
-                return again.receive()
-            raise TransportError(
-                f"{self.method} {self.target}: connection lost ({exc!r})", "reset"
-            ) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise TransportError(
-                f"{self.method} {self.target}: {type(exc).__name__}", "connection"
-            ) from exc
+        except _IO_ERRORS as exc:
+            return self._sent_again(exc).receive()
         try:
             data = _decoded(data, response.headers.get("Content-Encoding"))
         except zlib.error as exc:
@@ -231,6 +215,20 @@ class Pending:
         """Give up on the answer (its connection cannot carry another request)."""
         self.conn.close()
 
+    def _sent_again(self, exc: BaseException) -> Pending:
+        """After `exc` writing the request or reading its answer: the request sent once more on a
+        new connection when a kept one was closed by the server as it went out (a GET only, which
+        the server cannot have acted on twice); otherwise the TransportError."""
+        self.conn.close()
+        reason = _reason(exc)
+        if reason == "reset" and self.reused and self.method == "GET":
+            return _send_on(
+                self.origin, None, self.method, self.target, self.headers, self.body, self.timeout
+            )
+        raise TransportError(
+            f"{self.method} {self.target}: {reason} ({type(exc).__name__})", reason
+        ) from exc
+
 
 def _send_on(
     origin: Origin,
@@ -246,20 +244,12 @@ def _send_on(
         conn = _connect(origin, timeout[0])
     if conn.sock is not None:
         conn.sock.settimeout(timeout[1])
+    pending = Pending(origin, conn, reused, method, target, headers, body, timeout)
     try:
         conn.request(method, target, body=body, headers=dict(headers))
-    except TimeoutError as exc:
-        conn.close()
-        raise TransportError(f"{method} {target}: could not send in time", "read_timeout") from exc
-    except _RESET_ERRORS as exc:
-        conn.close()
-        if reused and method == "GET":
-            return _send_on(origin, None, method, target, headers, body, timeout)
-        raise TransportError(f"{method} {target}: connection lost ({exc!r})", "reset") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        conn.close()
-        raise TransportError(f"{method} {target}: {type(exc).__name__}", "connection") from exc
-    return Pending(origin, conn, reused, method, target, headers, body, timeout)
+    except _IO_ERRORS as exc:
+        return pending._sent_again(exc)
+    return pending
 
 
 def send(
