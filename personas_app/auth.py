@@ -7,15 +7,13 @@ loaded on every request) skips compiling the same SQL again (personas_app.compil
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from .compiled import CompiledQuery
@@ -44,24 +42,15 @@ def users_read_as(user: Any) -> Iterator[None]:
 
 # Django checks a session against HMAC(SECRET_KEY, the user's password hash) on every request;
 # the same password hash always gives the same value. Kept per password hash, so a changed
-# password is a new entry and the check stays Django's.
-_HASHES_KEPT = 1024
-_session_hashes: OrderedDict[str, str] = OrderedDict()
-_session_hashes_lock = threading.Lock()
+# password is a new entry; the value is Django's own, computed on a user with that hash.
+@lru_cache(maxsize=1024)
+def _session_hash_for(password: str) -> str:
+    value: str = UserModel(password=password).get_session_auth_hash()
+    return value
 
 
 def _kept_session_hash(user: Any) -> str:
-    password = user.password
-    with _session_hashes_lock:
-        kept = _session_hashes.get(password)
-    if kept is not None:
-        return kept
-    value: str = AbstractBaseUser.get_session_auth_hash(user)
-    with _session_hashes_lock:
-        _session_hashes[password] = value
-        while len(_session_hashes) > _HASHES_KEPT:
-            _session_hashes.popitem(last=False)
-    return value
+    return _session_hash_for(user.password)
 
 
 class ModelBackend(DjangoModelBackend):

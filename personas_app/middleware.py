@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth import SESSION_KEY
@@ -190,34 +191,19 @@ class EarlyReadMiddleware:
 
 # path -> (app name, URL name, URL arguments), or None for a path that does not resolve: what
 # _read_early needs of resolve(), which Django's own resolving repeats later (during the wait).
-_RESOLVED_KEPT = 2048
-_resolved: OrderedDict[str, tuple[str, str, dict[str, Any]] | None] = OrderedDict()
-_resolved_lock = threading.Lock()
-
-
+@lru_cache(maxsize=2048)
 def _resolved_path(path: str) -> tuple[str, str, dict[str, Any]] | None:
-    with _resolved_lock:
-        if path in _resolved:
-            _resolved.move_to_end(path)
-            return _resolved[path]
     try:
         match = resolve(path)
     except Resolver404:
-        found = None
-    else:
-        found = (match.app_name, match.url_name or "", dict(match.kwargs))
-    with _resolved_lock:
-        _resolved[path] = found
-        while len(_resolved) > _RESOLVED_KEPT:
-            _resolved.popitem(last=False)
-    return found
+        return None
+    return match.app_name, match.url_name or "", dict(match.kwargs)
 
 
 @receiver(setting_changed)
 def _forget_resolved(*, setting: str, **_: Any) -> None:
     if setting == "ROOT_URLCONF":
-        with _resolved_lock:
-            _resolved.clear()
+        _resolved_path.cache_clear()
 
 
 def _read_early(request: HttpRequest) -> None:

@@ -8,8 +8,7 @@ the signature of a stored text this process has already verified is not checked 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -25,13 +24,22 @@ read = _read = CompiledQuery(
 )
 
 
+_JSON_SERIALIZER = "django.core.signing.JSONSerializer"
+
+
+class _DoesNotVerify(Exception):
+    """A stored text whose signature fails (not kept: it is reported each time it comes)."""
+
+
 # Checking a session's signature and decoding it costs a quarter of a millisecond when the process
 # has sat idle; the same stored text always decodes to the same data. Kept: stored text -> the
 # data's JSON, so each request gets its own fresh dict.
-_DECODED_KEPT = 512
-_decoded: OrderedDict[str, str] = OrderedDict()
-_decoded_lock = threading.Lock()
-_JSON_SERIALIZER = "django.core.signing.JSONSerializer"
+@lru_cache(maxsize=512)
+def _verified_json(stored: str) -> str:
+    data = SessionStore().decode(stored)
+    if not data:
+        raise _DoesNotVerify
+    return json.dumps(data)
 
 
 class SessionStore(db.SessionStore):
@@ -52,18 +60,10 @@ class SessionStore(db.SessionStore):
         return self._decode_kept(row[0])
 
     def _decode_kept(self, stored: str) -> dict[str, Any]:
-        with _decoded_lock:
-            kept = _decoded.get(stored)
-            if kept is not None:
-                _decoded.move_to_end(stored)
-        if kept is not None:
-            data: dict[str, Any] = json.loads(kept)
-            return data
-        data = self.decode(stored)
-        # A text that does not verify decodes to {} (and is reported) every time it comes.
-        if data and settings.SESSION_SERIALIZER == _JSON_SERIALIZER:
-            with _decoded_lock:
-                _decoded[stored] = json.dumps(data)
-                while len(_decoded) > _DECODED_KEPT:
-                    _decoded.popitem(last=False)
+        if settings.SESSION_SERIALIZER != _JSON_SERIALIZER:
+            return self.decode(stored)
+        try:
+            data: dict[str, Any] = json.loads(_verified_json(stored))
+        except _DoesNotVerify:
+            return {}
         return data

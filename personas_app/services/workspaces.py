@@ -5,8 +5,7 @@ Only this module decrypts a workspace's API key, and only to hand it to a TavusC
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,29 +41,17 @@ _active_key = CompiledQuery(
 )
 
 
-_UNSEALED_KEPT = 64
-_unsealed: OrderedDict[str, str] = OrderedDict()
-_unsealed_lock = threading.Lock()
-
-
+@functools.lru_cache(maxsize=64)
 def _unseal_key(sealed: str) -> str:
-    """unseal(sealed), decrypted once per process for the last _UNSEALED_KEPT keys in use.
+    """unseal(sealed), decrypted once per process for the last 64 keys in use.
 
     Keyed by the sealed text, so a key that is rotated, replaced or re-encrypted is a new entry and
     a revoked one is never looked up again (its sealed text is no longer read). The plain key is
-    held in this process's memory only, as the log scrubber already holds it.
+    held in this process's memory only, as the log scrubber already holds it. A DecryptionError
+    is not kept: the next page tries again.
     """
-    with _unsealed_lock:
-        secret = _unsealed.get(sealed)
-        if secret is not None:
-            _unsealed.move_to_end(sealed)
-            return secret
-    secret = unseal(sealed)  # DecryptionError is not kept: the next page tries again
+    secret = unseal(sealed)
     remember_secret(secret)
-    with _unsealed_lock:
-        _unsealed[sealed] = secret
-        while len(_unsealed) > _UNSEALED_KEPT:
-            _unsealed.popitem(last=False)
     return secret
 
 
