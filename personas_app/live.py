@@ -29,7 +29,7 @@ from django.core.signals import request_finished
 
 from .gc_pause import collect_while_waiting, free_after_response
 from .jsontypes import JSON
-from .tavus.client import Reuse, when_sent
+from .tavus.client import Begun, Reuse, when_sent
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +68,19 @@ def forget_answers() -> None:
 _early = threading.local()
 
 
-def expect(key: Hashable, call: Callable[[Reuse], object], discard: Callable[[], None]) -> None:
-    """`call(reuse)` reads the answer of a call already sent for this request: the page's
-    overlap(key, ...) uses it instead of making its own. Unread by the end of the request, it is
-    discarded (its connection closed)."""
+def expect(key: Hashable, begun: Begun | None, call: Callable[[Reuse], object]) -> None:
+    """`begun` is a call already sent for this request (TavusClient.begin) and `call(reuse)`
+    reads its answer: the page's overlap(key, ...) uses it instead of making its own. Unread by
+    the end of the request, it is discarded (its connection closed). Nothing when `begun` is None
+    (the call could not be sent ahead): the page then makes it."""
+    if begun is None:
+        return
     calls: dict[Hashable, tuple[Callable[[Reuse], object], Callable[[], None]]]
     calls = _early.__dict__.setdefault("calls", {})
     previous = calls.pop(key, None)
     if previous is not None:
         previous[1]()
-    calls[key] = (call, discard)
+    calls[key] = (call, begun.discard)
 
 
 def _discard_unread(**_: object) -> None:

@@ -148,12 +148,11 @@ def begin_persona_read(*, workspace: Workspace, persona_id: str) -> None:
     the page then reads as usual."""
     client = tavus_client_for(workspace)
     begun = client.begin(client.persona_path(persona_id))
-    if begun is not None:
-        expect(
-            _persona_key(workspace, persona_id),
-            lambda reuse: client.get_persona(persona_id, reuse=reuse, begun=begun),
-            begun.discard,
-        )
+    expect(
+        _persona_key(workspace, persona_id),
+        begun,
+        lambda reuse: client.get_persona(persona_id, reuse=reuse, begun=begun),
+    )
 
 
 def persona_page(

@@ -93,14 +93,13 @@ def _begin_listing(request: HttpRequest, workspace: Workspace, kwargs: dict[str,
     client = tavus_client_for(workspace)
     params = client.listing_params(page=page, limit=PAGE_SIZE, persona_type=persona_type)
     begun = client.begin("/v2/personas", params)
-    if begun is not None:
-        expect(
-            _listing_key(workspace, persona_type, page),
-            lambda reuse: client.list_personas(
-                page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse, begun=begun
-            ),
-            begun.discard,
-        )
+    expect(
+        _listing_key(workspace, persona_type, page),
+        begun,
+        lambda reuse: client.list_personas(
+            page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse, begun=begun
+        ),
+    )
 
 
 def _begin_persona(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:

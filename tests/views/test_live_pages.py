@@ -228,8 +228,16 @@ def test_an_early_call_no_view_reads_is_discarded_with_the_request(db: None) -> 
     from personas_app import live
 
     discarded: list[str] = []
-    live.expect(("persona", 0, "a"), lambda reuse: None, lambda: discarded.append("a"))
-    live.expect(("persona", 0, "a"), lambda reuse: None, lambda: discarded.append("again"))
+
+    class Sent:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def discard(self) -> None:
+            discarded.append(self.name)
+
+    live.expect(("persona", 0, "a"), Sent("a"), lambda reuse: None)  # type: ignore[arg-type]
+    live.expect(("persona", 0, "a"), Sent("again"), lambda reuse: None)  # type: ignore[arg-type]
 
     request_finished.send(sender=None)
 
