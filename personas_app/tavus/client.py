@@ -547,8 +547,9 @@ class TavusClient:
         while True:
             started = time.monotonic()
             try:
-                if first is not None:
-                    response, first = first.response(), None
+                if first is not None:  # the first attempt was sent ahead; retries send anew
+                    sent, first = first, None
+                    response = sent.response()
                 else:
                     response = self._send(method, url, params=params, json=json)
             except (transport.TransportError, *_NETWORK_ERRORS) as exc:

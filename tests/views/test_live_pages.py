@@ -243,3 +243,37 @@ def test_an_early_call_no_view_reads_is_discarded_with_the_request(db: None) -> 
 
     assert discarded == ["a", "again"]
     assert "calls" not in live._early.__dict__
+
+
+def test_an_unreachable_or_slow_tavus_is_explained_on_every_live_page(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, settings: Any, monkeypatch: Any
+) -> None:
+    from personas_app.tavus import client as client_module
+
+    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)  # no waits between retries
+
+    import socket
+
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    pages = ("/w/acme/", DETAIL.format(persona_id), EDIT.format(persona_id))
+    for url in pages:
+        _page(bob_client, url)  # remembered answers: the pages would be prepared early
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    served_by = workspace.tavus_base_url
+    workspace.tavus_base_url = f"http://127.0.0.1:{closed}"
+    workspace.save()
+
+    for url in pages:  # the call fails as it is sent, before the view runs
+        status, body = _page(bob_client, url)
+        assert status == 200 and "the connection was refused" in body
+        assert "Front desk" not in body
+
+    workspace.tavus_base_url = served_by
+    workspace.save()
+    settings.TAVUS_TIMEOUT_READ = 0.2
+    tavus.hang_next(4 * len(pages), 0.4)  # each GET and its three retries
+    for url in pages:  # sent, then no answer in time
+        status, body = _page(bob_client, url)
+        assert status == 200 and "before the time limit" in body
