@@ -6,6 +6,7 @@ a loopback port (a certificate made here, trusted through REQUESTS_CA_BUNDLE as 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gzip
 import ipaddress
@@ -37,7 +38,9 @@ def _drop_kept_connections(server: RunningEmulator) -> None:
     with inner._connections_lock:
         connections = list(inner._connections)
     for connection in connections:
-        connection.shutdown(socket.SHUT_RDWR)
+        # One already hung up (its handler has not yet ended and forgotten it) raises ENOTCONN.
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
 
 
 def test_a_kept_connection_the_server_closed_is_replaced_without_an_error(
