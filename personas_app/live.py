@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
@@ -29,6 +28,7 @@ from django.core.signals import request_finished
 
 from .gc_pause import collect_while_waiting, free_after_response
 from .jsontypes import JSON
+from .recent import Recent
 from .tavus.client import Begun, Reuse, when_sent
 
 logger = logging.getLogger(__name__)
@@ -37,30 +37,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 REMEMBERED = 128
-_answers: OrderedDict[Hashable, str] = OrderedDict()
-_answers_lock = threading.Lock()
-
-
-def _last_answer(key: Hashable) -> str | None:
-    with _answers_lock:
-        text = _answers.get(key)
-        if text is not None:
-            _answers.move_to_end(key)
-        return text
-
-
-def _remember(key: Hashable, text: str) -> None:
-    with _answers_lock:
-        _answers[key] = text
-        _answers.move_to_end(key)
-        while len(_answers) > REMEMBERED:
-            _answers.popitem(last=False)
+_answers: Recent[Hashable, str] = Recent(REMEMBERED)
 
 
 def forget_answers() -> None:
     """Drop every remembered answer (tests; a process that must not hold them any longer)."""
-    with _answers_lock:
-        _answers.clear()
+    _answers.clear()
 
 
 # -- Calls sent before the view (EarlyReadMiddleware) -------------------------------------------
@@ -83,10 +65,15 @@ def expect(key: Hashable, begun: Begun | None, call: Callable[[Reuse], object]) 
     calls[key] = (call, begun.discard)
 
 
-def _discard_unread(**_: object) -> None:
+def discard_expected() -> None:
+    """Discard every call expect()ed so far on this request: none of their answers is read."""
     calls = _early.__dict__.pop("calls", None)
     for _call, discard in (calls or {}).values():
         discard()
+
+
+def _discard_unread(**_: object) -> None:
+    discard_expected()
 
 
 request_finished.connect(_discard_unread, dispatch_uid="personas_app.live.discard_unread")
@@ -111,13 +98,13 @@ def overlap(
     sent = _early.__dict__.get("calls", {}).pop(key, None)
     if sent is not None:
         call = sent[0]  # type: ignore[assignment]  # the same call, sent before the view ran
-    guess_text = _last_answer(key)
+    guess_text = _answers.get(key)
     guess_body: list[JSON] = []  # set once the guess has been parsed
     guessed: list[T] = []
     early: list[R] = []
 
     def reuse(text: str) -> JSON:
-        _remember(key, text)
+        _answers.put(key, text)
         if guess_body and text == guess_text:
             return guess_body[0]
         return None

@@ -9,11 +9,11 @@ attaches request.workspace and request.membership.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 from django.contrib.auth import SESSION_KEY
@@ -33,9 +33,11 @@ from django.urls import Resolver404, resolve
 from .auth import FIELDS as USER_FIELDS
 from .auth import UserModel, users_read_as
 from .compiled import CompiledQuery, JoinedQuery
+from .live import discard_expected
 from .models import Membership, Workspace
 from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
-from .services.workspaces import NoActiveKey, remember_active_key
+from .recent import Recent
+from .services.workspaces import kept_active_key, remember_active_key
 from .sessions import COLUMNS as SESSION_COLUMNS
 from .sessions import SessionStore
 from .sessions import read as session_read
@@ -43,6 +45,8 @@ from .sessions import read as session_read
 logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
+# What sends a live page's call (views.personas.EARLY_READS): request, workspace, URL arguments.
+EarlyRead = Callable[[HttpRequest, Workspace, dict[str, Any]], None]
 
 _MEMBERSHIP_FIELDS = [f.attname for f in Membership._meta.concrete_fields]
 _WORKSPACE_FIELDS = [f.attname for f in Workspace._meta.concrete_fields]
@@ -83,23 +87,7 @@ def _session_user_id(request: HttpRequest) -> int | None:
 # with it is used when the session's data, read in the same query, names that very user.
 _session_and_membership = JoinedQuery(session_read, _membership)
 _USERS_KEPT = 4096
-_user_of_session: OrderedDict[str, int] = OrderedDict()
-_user_of_session_lock = threading.Lock()
-
-
-def _guess(session_key: str) -> int | None:
-    with _user_of_session_lock:
-        return _user_of_session.get(session_key)
-
-
-def _learn(session_key: str | None, user_id: int) -> None:
-    if not session_key:
-        return
-    with _user_of_session_lock:
-        _user_of_session[session_key] = user_id
-        _user_of_session.move_to_end(session_key)
-        while len(_user_of_session) > _USERS_KEPT:
-            _user_of_session.popitem(last=False)
+_user_of_session: Recent[str, int] = Recent(_USERS_KEPT)
 
 
 def _membership_row(request: HttpRequest, slug: str) -> tuple[int | None, tuple[Any, ...] | None]:
@@ -109,7 +97,7 @@ def _membership_row(request: HttpRequest, slug: str) -> tuple[int | None, tuple[
     key = store.session_key
     guess = None
     if isinstance(store, SessionStore) and key and not hasattr(store, "_session_cache"):
-        guess = _guess(key)
+        guess = _user_of_session.get(key)
     if guess is not None:
         rows = _session_and_membership.rows(key, slug, guess)
         width = len(SESSION_COLUMNS)
@@ -122,7 +110,8 @@ def _membership_row(request: HttpRequest, slug: str) -> tuple[int | None, tuple[
         user_id = _session_user_id(request)
     if user_id is None:
         return None, None
-    _learn(key, user_id)
+    if key:
+        _user_of_session.put(key, user_id)
     rows = _membership.rows(slug, user_id)
     return user_id, rows[0] if rows else None
 
@@ -206,6 +195,56 @@ def _forget_resolved(*, setting: str, **_: Any) -> None:
         _resolved_path.cache_clear()
 
 
+@dataclass(frozen=True)
+class _Vouched:
+    """What the last early read of a (session, workspace) pair found that let its call leave."""
+
+    user_id: int
+    workspace: tuple[Any, ...]  # the workspace's row, _WORKSPACE_FIELDS
+    sealed: str  # its active key, sealed
+    at: float  # monotonic() of that read
+
+
+# A live page's call may leave before its membership is read again when the same session read
+# the same workspace's page moments ago: the call is made with what that read found, and the
+# read done during the wait must find the very same user, workspace and key, with a role the
+# URL allows, or the answer is discarded unread (and the call made again when the page may be
+# shown). So a session that lost its access can at most send a GET whose answer nobody sees,
+# for TRUST_SECONDS after its last page.
+TRUST_SECONDS = 60.0
+_vouched: Recent[tuple[str, str], _Vouched] = Recent(_USERS_KEPT)
+
+
+def _trusted(session_key: str | None, slug: str) -> _Vouched | None:
+    if not session_key:
+        return None
+    vouched = _vouched.get((session_key, slug))
+    if vouched is None or monotonic() - vouched.at > TRUST_SECONDS:
+        return None
+    return vouched
+
+
+def _vouch_for(membership: Membership) -> _Vouched | None:
+    workspace = membership.workspace
+    sealed = kept_active_key(workspace)
+    if not sealed:
+        return None  # without a key the page makes no call
+    row = tuple(getattr(workspace, name) for name in _WORKSPACE_FIELDS)
+    return _Vouched(membership.user_id, row, sealed, monotonic())
+
+
+def _same_call(a: _Vouched, b: _Vouched) -> bool:
+    return (a.user_id, a.workspace, a.sealed) == (b.user_id, b.workspace, b.sealed)
+
+
+def _begin_on_trust(
+    begin: EarlyRead, request: HttpRequest, vouched: _Vouched, kwargs: dict[str, Any]
+) -> None:
+    workspace = Workspace.from_db(_membership.using, _WORKSPACE_FIELDS, vouched.workspace)
+    remember_active_key(workspace, vouched.sealed)
+    begin(request, workspace, dict(kwargs))
+
+
 def _read_early(request: HttpRequest) -> None:
     from .views.personas import EARLY_READS
 
@@ -221,15 +260,35 @@ def _read_early(request: HttpRequest) -> None:
         request.get_host()
     except DisallowedHost:
         return  # CommonMiddleware answers 400
-    membership = _member_of(request, slug)
+    session_key = request.session.session_key
+    trusted = _trusted(session_key, slug)
+    if trusted is not None:
+        _begin_on_trust(begin, request, trusted, kwargs)
+    try:
+        membership = _member_of(request, slug)
+    except BaseException:
+        discard_expected()  # unconfirmed: the view reads for itself
+        raise
     rule = URL_RULES.get(url_name)
     if membership is None or rule is None or not role_can(membership.role, rule):
+        if trusted is not None:
+            discard_expected()
+            _vouched.pop((session_key, slug))
         return
     request._early_member = (slug, membership)  # type: ignore[attr-defined]
-    try:
-        begin(request, membership.workspace, dict(kwargs))
-    except NoActiveKey:
-        return  # the page says so
+    vouched = _vouch_for(membership)
+    if trusted is not None:
+        if vouched is not None and _same_call(trusted, vouched):
+            _vouched.put((session_key, slug), vouched)
+            return  # the call that left is the one this read allows
+        discard_expected()  # another key, URL or user: its answer must not be read
+    if vouched is None:
+        if session_key:
+            _vouched.pop((session_key, slug))
+        return  # no active key: the page says so
+    if session_key:
+        _vouched.put((session_key, slug), vouched)
+    begin(request, membership.workspace, dict(kwargs))
 
 
 class WorkspaceAccessMiddleware:

@@ -65,6 +65,12 @@ def remember_active_key(workspace: Workspace, sealed: str) -> None:
     workspace.__dict__[_KEPT_KEY] = sealed
 
 
+def kept_active_key(workspace: Workspace) -> str | None:
+    """The sealed key remember_active_key left on this workspace object and no client has used
+    yet; None when there is none."""
+    return workspace.__dict__.get(_KEPT_KEY)
+
+
 def tavus_client_for(workspace: Workspace) -> TavusClient:
     """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
     sealed = workspace.__dict__.pop(_KEPT_KEY, None)

@@ -107,7 +107,7 @@ def test_tavus_errors_propagate_even_with_a_remembered_answer(
 def test_answers_are_remembered_per_key_and_at_most_remembered(
     client: TavusClient, emu: EmulatorState, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, "REMEMBERED", 2)
+    monkeypatch.setattr(live._answers, "size", 2)
     ids = [emu.put_persona({"persona_name": f"P{n}", "system_prompt": "Hi."}) for n in range(3)]
     for persona_id in ids:
         _view(client, persona_id, [])

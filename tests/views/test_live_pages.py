@@ -277,3 +277,97 @@ def test_an_unreachable_or_slow_tavus_is_explained_on_every_live_page(
     for url in pages:  # sent, then no answer in time
         status, body = _page(bob_client, url)
         assert status == 200 and "before the time limit" in body
+
+
+# -- A session's next page sends its call before the membership is read again ------------------
+
+
+def test_a_member_removed_after_a_page_sees_nothing_of_the_next(
+    bob_client: Any, bob: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    from personas_app.models import Membership
+
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    assert "Front desk" in _page(bob_client, DETAIL.format(persona_id))[1]
+    Membership.objects.filter(workspace=workspace, user=bob).delete()
+
+    for url in (DETAIL, EDIT, "/w/acme/"):
+        status, body = _page(bob_client, url.format(persona_id))
+        assert status == 404 and "Front desk" not in body
+
+
+def test_a_lowered_role_and_a_logout_take_effect_on_the_very_next_page(
+    client: Any, member_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    from personas_app.models import Membership
+
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    editor = member_client("editor", "erin")
+    assert "Front desk" in _page(editor, EDIT.format(persona_id))[1]
+
+    Membership.objects.filter(workspace=workspace, user__username="erin").update(role="viewer")
+    assert editor.get(EDIT.format(persona_id)).status_code == 403
+    assert "Front desk" in _page(editor, DETAIL.format(persona_id))[1]  # a viewer may look
+
+    client.cookies = editor.cookies  # the same browser, logged out in another tab
+    editor.post("/accounts/logout/")
+    response = client.get(DETAIL.format(persona_id))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_revoked_key_stops_the_very_next_page(
+    bob_client: Any, alice_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    pages = ("/w/acme/", DETAIL.format(persona_id), EDIT.format(persona_id))
+    for url in pages:
+        assert "Front desk" in _page(bob_client, url)[1]
+    key = workspace.api_keys.get()
+
+    assert alice_client.post(f"/w/acme/keys/{key.pk}/revoke/").status_code == 302
+    for url in pages:
+        _, body = _page(bob_client, url)
+        assert "no active Tavus API key" in body and "Front desk" not in body
+
+
+def _settled_count(tavus: EmulatorState) -> int:
+    """The emulator's request count once a call whose answer was discarded has been counted too
+    (the emulator counts a request when it has handled it, after the page may have been sent)."""
+    import time
+
+    count = tavus.count()
+    for _ in range(40):
+        time.sleep(0.05)
+        if tavus.count() == count:
+            return count
+        count = tavus.count()
+    return count
+
+
+def test_a_session_that_lost_access_sends_nothing_once_its_trust_has_lapsed(
+    bob_client: Any, bob: Any, workspace: Any, tavus: EmulatorState, monkeypatch: Any
+) -> None:
+    from personas_app import middleware
+    from personas_app.models import Membership
+
+    now = [1000.0]
+    monkeypatch.setattr(middleware, "monotonic", lambda: now[0])
+    persona_id = tavus.put_persona(persona_doc())
+    _page(bob_client, DETAIL.format(persona_id))
+    Membership.objects.filter(workspace=workspace, user=bob).delete()
+
+    before = _settled_count(tavus)
+    assert bob_client.get(DETAIL.format(persona_id)).status_code == 404
+    assert _settled_count(tavus) - before <= 1  # sent on trust, its answer discarded unread
+    before = _settled_count(tavus)
+    assert bob_client.get(DETAIL.format(persona_id)).status_code == 404
+    assert _settled_count(tavus) == before  # the refusal ended the trust
+
+    # A member whose page a minute ago was allowed, and who has since been removed:
+    Membership.objects.create(workspace=workspace, user=bob, role="editor")
+    _page(bob_client, DETAIL.format(persona_id))
+    Membership.objects.filter(workspace=workspace, user=bob).delete()
+    now[0] += middleware.TRUST_SECONDS + 1
+    before = _settled_count(tavus)
+    assert bob_client.get(DETAIL.format(persona_id)).status_code == 404
+    assert _settled_count(tavus) == before
