@@ -235,6 +235,23 @@ def test_detail_lists_tools_in_plain_words(
     assert "get_current_weather(location: string; unit: string, optional)" in body
 
 
+def test_detail_raw_json_reads_as_the_document_and_cannot_open_markup(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    import html
+    import re
+
+    prompt = 'Say "hi" & <script>alert(1)</script> then </pre><b>bold</b>'
+    persona_id = tavus.put_persona(persona_doc(system_prompt=prompt))
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/").content.decode()
+
+    (raw,) = re.findall(r'<pre id="raw-json">(.*?)</pre>', body, re.S)
+    assert "<" not in raw and ">" not in raw  # nothing in it is markup
+    assert json.loads(html.unescape(raw))["system_prompt"] == prompt  # what the Copy button takes
+    assert "&quot;" not in raw  # quotes stay quotes: the page is not padded with entities
+
+
 def test_detail_of_unknown_persona_says_so(
     bob_client: Any, workspace: Any, tavus: EmulatorState
 ) -> None:
