@@ -100,3 +100,48 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
     assert {"cores", "cpu_model", "python"} <= set(results["machine"])
     assert "Targets:" in completed.stdout
     assert set(bench_var.glob("*")) == before  # its database and logs are gone
+
+
+def test_the_bench_client_reads_every_way_an_answer_can_end_and_keeps_cookies() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.run import LeanClient
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            if self.path == "/chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Set-Cookie", "sessionid=new; Path=/; HttpOnly")
+                self.end_headers()
+                for part in (b"Hello, ", b"chunks"):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            elif self.path == "/close":
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"to the end")
+                self.close_connection = True
+            else:
+                body = self.headers.get("Cookie", "").encode()
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = LeanClient(f"http://127.0.0.1:{server.server_address[1]}", {"sessionid": "old"})
+        assert client.request("GET", "/chunked").text == "Hello, chunks"
+        assert client.request("GET", "/close").text == "to the end"
+        echoed = client.request("GET", "/cookies")  # on a new connection, with the new cookie
+        assert (echoed.status_code, echoed.text) == (200, "sessionid=new")
+    finally:
+        server.shutdown()
+        server.server_close()
