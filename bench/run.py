@@ -59,6 +59,7 @@ ITEMS = (
     "review",
 )
 TOOL_LADDER = (10, 50, 200)
+BLOCK_WARMUP = 5  # untimed requests before each of an item's later blocks
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -493,17 +494,18 @@ class Bench:
             raise SystemExit(f"Login failed: HTTP {reply.status_code}")
 
     def measure(self, specs: list[Spec]) -> dict[str, Item]:
-        """Each spec's warm-up, then its timed requests in `self.rounds` rounds: every round takes
-        its share of each item's requests, back to back, item after item. A few seconds of a
-        shared machine running slow then touch every item a little instead of one item much."""
-        for name, call, expect in specs:
-            for _ in range(self.warmup):
-                _timed(name, call, expect)
+        """Each spec's timed requests in `self.rounds` rounds: every round takes its share of each
+        item's requests, back to back after a warm-up, item after item. A few seconds of a shared
+        machine running slow then touch every item a little instead of one item much."""
         samples: dict[str, list[float]] = {name: [] for name, _, _ in specs}
         upstream: dict[str, int] = dict.fromkeys(samples, 0)
         per_round = [self.n // self.rounds + (r < self.n % self.rounds) for r in range(self.rounds)]
-        for count in per_round:
+        for r, count in enumerate(per_round):
             for name, call, expect in specs:
+                # The warm-up before an item's first block; a few untimed requests before each
+                # later one, as the other items' blocks ran in between.
+                for _ in range(self.warmup if r == 0 else min(self.warmup, BLOCK_WARMUP)):
+                    _timed(name, call, expect)
                 before = self.upstream_count()
                 samples[name] += [_timed(name, call, expect) for _ in range(count)]
                 upstream[name] += self.upstream_count() - before
