@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from time import monotonic
 from typing import Any
@@ -202,7 +202,7 @@ class _Vouched:
     user_id: int
     workspace: tuple[Any, ...]  # the workspace's row, _WORKSPACE_FIELDS
     sealed: str  # its active key, sealed
-    at: float  # monotonic() of that read
+    at: float = field(compare=False)  # monotonic() of that read; not part of what the call used
 
 
 # A live page's call may leave before its membership is read again when the same session read
@@ -233,8 +233,14 @@ def _vouch_for(membership: Membership) -> _Vouched | None:
     return _Vouched(membership.user_id, row, sealed, monotonic())
 
 
-def _same_call(a: _Vouched, b: _Vouched) -> bool:
-    return (a.user_id, a.workspace, a.sealed) == (b.user_id, b.workspace, b.sealed)
+def _keep_vouch(session_key: str | None, slug: str, vouched: _Vouched | None) -> None:
+    """Remember what this read found for the pair, or forget the pair (None: refused, no key)."""
+    if not session_key:
+        return
+    if vouched is None:
+        _vouched.pop((session_key, slug))
+    else:
+        _vouched.put((session_key, slug), vouched)
 
 
 def _begin_on_trust(
@@ -270,25 +276,18 @@ def _read_early(request: HttpRequest) -> None:
         discard_expected()  # unconfirmed: the view reads for itself
         raise
     rule = URL_RULES.get(url_name)
-    if membership is None or rule is None or not role_can(membership.role, rule):
-        if trusted is not None:
-            discard_expected()
-            _vouched.pop((session_key, slug))
-        return
-    request._early_member = (slug, membership)  # type: ignore[attr-defined]
-    vouched = _vouch_for(membership)
+    if membership is not None and (rule is None or not role_can(membership.role, rule)):
+        membership = None  # refused: nothing is sent, the access middleware answers
+    vouched = _vouch_for(membership) if membership is not None else None
+    _keep_vouch(session_key, slug, vouched)
+    if membership is not None:
+        request._early_member = (slug, membership)  # type: ignore[attr-defined]
     if trusted is not None:
-        if vouched is not None and _same_call(trusted, vouched):
-            _vouched.put((session_key, slug), vouched)
+        if trusted == vouched:
             return  # the call that left is the one this read allows
-        discard_expected()  # another key, URL or user: its answer must not be read
-    if vouched is None:
-        if session_key:
-            _vouched.pop((session_key, slug))
-        return  # no active key: the page says so
-    if session_key:
-        _vouched.put((session_key, slug), vouched)
-    begin(request, membership.workspace, dict(kwargs))
+        discard_expected()  # refused, or another user, workspace or key: never read
+    if membership is not None and vouched is not None:  # no active key: the page says so
+        begin(request, membership.workspace, dict(kwargs))
 
 
 class WorkspaceAccessMiddleware:

@@ -207,7 +207,6 @@ def test_answers_of_many_finished_requests_are_not_all_kept(
     later = [_held_answer() for _ in range(gc_pause._GARBAGE_MAX)]
 
     assert first() is None and all(ref() is None for ref in later)  # freed together, inline
-    gc_pause.free_garbage()
 
 
 def test_code_outside_a_request_holds_only_the_last_few() -> None:
