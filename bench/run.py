@@ -455,12 +455,6 @@ def _timed(name: str, call: Callable[[], Reply], expect: str) -> float:
     return elapsed
 
 
-def _blocks(sizes: list[int]) -> list[tuple[int, int]]:
-    """(start, size) of consecutive blocks of the given sizes."""
-    starts = [sum(sizes[:i]) for i in range(len(sizes))]
-    return list(zip(starts, sizes, strict=True))
-
-
 class Bench:
     def __init__(
         self, base: str, emulator: str, api_key: str, requests_n: int, warmup: int, rounds: int
@@ -498,6 +492,7 @@ class Bench:
         item's requests, back to back after a warm-up, item after item. A few seconds of a shared
         machine running slow then touch every item a little instead of one item much."""
         samples: dict[str, list[float]] = {name: [] for name, _, _ in specs}
+        round_p50s: dict[str, list[float]] = {name: [] for name in samples}
         upstream: dict[str, int] = dict.fromkeys(samples, 0)
         per_round = [self.n // self.rounds + (r < self.n % self.rounds) for r in range(self.rounds)]
         for r, count in enumerate(per_round):
@@ -507,15 +502,17 @@ class Bench:
                 for _ in range(self.warmup if r == 0 else min(self.warmup, BLOCK_WARMUP)):
                     _timed(name, call, expect)
                 before = self.upstream_count()
-                samples[name] += [_timed(name, call, expect) for _ in range(count)]
+                block = [_timed(name, call, expect) for _ in range(count)]
                 upstream[name] += self.upstream_count() - before
+                samples[name] += block
+                round_p50s[name].append(statistics.median(block))
         return {
             name: Item(
                 statistics.median(values),
                 _percentile(values, 0.95),
                 upstream[name] / len(values),
                 values,
-                [statistics.median(values[i : i + n]) for i, n in _blocks(per_round)],
+                round_p50s[name],
             )
             for name, values in samples.items()
         }
@@ -798,7 +795,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     raw = LeanClient(emulator, {})
     key_header = {"x-api-key": api_key}
     listing = "/v2/personas?" + urlencode({"page": "1", "limit": "20", "persona_type": "user"})
-    measured = bench.measure(
+    baseline = bench.measure(
         [
             (
                 "get_persona",
@@ -808,7 +805,6 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
             ("list_personas", lambda: raw.request("GET", listing, headers=key_header), ""),
         ]
     )
-    baseline = {"get_persona": measured["get_persona"], "list_personas": measured["list_personas"]}
 
     # Edit page own time against the number of tools: same persona, 10 / 50 / 200 tools.
     from personas_app.tavus import TavusClient
