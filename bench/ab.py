@@ -37,7 +37,7 @@ from bench.run import LeanClient, _production_env, _wait_until, gunicorn_command
 def _serve_emulator(info_path: str, port: int, latency_ms: int) -> None:
     """Child process: the emulator with the kept personas (same ids), with latency."""
     from bench import docs
-    from personas_app.tavus.emulator import EmulatorState, _make_server
+    from personas_app.devtools.emulator import EmulatorState, _make_server
 
     info = json.loads(Path(info_path).read_text())
     state = EmulatorState(api_key=info["api_key"])

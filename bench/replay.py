@@ -38,7 +38,7 @@ LADDER = (10, 50, 200)
 def _serve_emulator(info_path: str, port: int) -> None:
     """Child process: the emulator with the kept personas (same ids) and the tool ladder."""
     from bench import docs
-    from personas_app.tavus.emulator import EmulatorState, _make_server
+    from personas_app.devtools.emulator import EmulatorState, _make_server
 
     info = json.loads(Path(info_path).read_text())
     state = EmulatorState(api_key=info["api_key"])

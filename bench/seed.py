@@ -23,9 +23,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 
-from personas_app.jsontypes import Op
 from personas_app.models import AuditEvent, Workspace
-from personas_app.redaction import redact
+from personas_app.persona.jsontypes import Op
+from personas_app.persona.redaction import redact
 from personas_app.services.personas import persona_apply_patch, persona_fetch
 from personas_app.services.workspaces import api_key_add, workspace_create
 from personas_app.tavus import TavusClient

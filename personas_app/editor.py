@@ -14,10 +14,10 @@ import zlib
 from collections.abc import Iterable
 
 from .crypto import DecryptionError, seal_bytes, unseal_bytes
-from .jsontypes import JSON, JSONObject, clone, dumps_readable
-from .payloads import dumps_line_pruned, payload_outline
-from .redaction import SECRET_MARKER, redact, secret_paths_present
-from .schema import Problem
+from .persona.jsontypes import JSON, JSONObject, clone, dumps_readable
+from .persona.payloads import dumps_line_pruned, payload_outline
+from .persona.redaction import SECRET_MARKER, redact, secret_paths_present
+from .persona.schema import Problem
 
 READ_ONLY = ("persona_id", "created_at", "updated_at", "persona_type")
 

@@ -27,7 +27,7 @@ from typing import TypeVar
 from django.core.signals import request_finished
 
 from .gc_pause import collect_while_waiting, free_after_response
-from .jsontypes import JSON
+from .persona.jsontypes import JSON
 from .recent import Recent
 from .tavus.client import Begun, Reuse, when_sent
 

@@ -12,7 +12,6 @@ from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Q, 
 from django.utils import timezone
 
 from .compiled import CompiledQuery
-from .jsontypes import JSON
 from .models import (
     AuditEvent,
     ChangeRequest,
@@ -23,6 +22,7 @@ from .models import (
     Workspace,
 )
 from .permissions import ROLE_PERMISSIONS, Perm, role_can
+from .persona.jsontypes import JSON
 
 
 def workspaces_for(user: AbstractBaseUser) -> QuerySet[Workspace]:

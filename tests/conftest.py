@@ -1,6 +1,6 @@
 """Shared fixtures: the Tavus emulator on a loopback port, the cast of users, a workspace wired to it.
 
-Tavus is never mocked: the dashboard talks over real HTTP to personas_app.tavus.emulator.
+Tavus is never mocked: the dashboard talks over real HTTP to personas_app.devtools.emulator.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from personas_app import live
+from personas_app.devtools.emulator import EmulatorState, RunningEmulator, start_emulator
 from personas_app.models import Role, Workspace
-from personas_app.tavus.emulator import EmulatorState, RunningEmulator, start_emulator
 from tests.builders import make_member, make_user, make_workspace
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls that browser tests make
@@ -28,6 +28,21 @@ def tavus_server() -> Iterator[RunningEmulator]:
     server = start_emulator(EmulatorState(api_key="test-tavus-key-0001"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[RunningEmulator]:
+    """An emulator with seeded data, for the client and emulator tests (apart from tavus_server)."""
+    server = start_emulator()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def emu(emulator_server: RunningEmulator) -> EmulatorState:
+    """The seeded emulator's state with no knobs and an empty request log."""
+    emulator_server.state.reset()
+    return emulator_server.state
 
 
 @pytest.fixture

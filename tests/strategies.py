@@ -10,8 +10,8 @@ import copy
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from personas_app.jsontypes import JSON, JSONObject
-from personas_app.payloads import READ_ONLY_FIELDS
+from personas_app.persona.jsontypes import JSON, JSONObject
+from personas_app.persona.payloads import READ_ONLY_FIELDS
 
 Path = tuple[str | int, ...]
 

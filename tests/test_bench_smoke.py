@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from personas_app.tavus.emulator import STATS_PATH, EmulatorState, RunningEmulator
+from personas_app.devtools.emulator import STATS_PATH, EmulatorState, RunningEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEMS = {

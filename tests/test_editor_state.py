@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 from personas_app.crypto import seal_bytes
 from personas_app.editor import EditorStateError, pack_state, unpack_state
-from personas_app.jsontypes import JSONObject
+from personas_app.persona.jsontypes import JSONObject
 from tests import strategies as s
 
 

@@ -11,9 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent, Conversation, Outcome
 from personas_app.services.conversations import conversation_start
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import persona_doc
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 
-from ..jsontypes import JSONObject
+from ..persona.jsontypes import JSONObject
 
 
 def replica_choices(replicas: list[JSONObject]) -> list[tuple[str, str]]:

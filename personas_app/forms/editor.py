@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from ..checks import persona_warnings
 from ..editor import problems_by_prefix
-from ..jsontypes import JSONObject
-from ..legacy import legacy_fields
-from ..schema import Problem, persona_problems
+from ..persona.checks import persona_warnings
+from ..persona.jsontypes import JSONObject
+from ..persona.legacy import legacy_fields
+from ..persona.schema import Problem, persona_problems
 from .layers import (
     ConversationalFlowForm,
     IdentityForm,

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from django import forms
 from django.core.exceptions import ValidationError
 
-from ..jsontypes import JSON, JSONObject
-from ..redaction import SECRET_MARKER
+from ..persona.jsontypes import JSON, JSONObject
+from ..persona.redaction import SECRET_MARKER
 from .widgets import LinesField, ListField, SecretInput
 
 _TRISTATE = [("", "Tavus default"), ("true", "On"), ("false", "Off")]

@@ -16,8 +16,8 @@ from typing import Any
 
 from django.utils.datastructures import MultiValueDict
 
-from ..jsontypes import JSON, JSONObject, clone
-from ..redaction import SECRET_MARKER
+from ..persona.jsontypes import JSON, JSONObject, clone
+from ..persona.redaction import SECRET_MARKER
 
 PARAM_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 _ROW_KEYS = {"type", "description", "enum"}

@@ -9,9 +9,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.utils import timezone
 
-from ..jsontypes import JSON, JSONObject
 from ..models import AuditEvent, Outcome, Workspace
-from ..redaction import redact, redact_ops
+from ..persona.jsontypes import JSON, JSONObject
+from ..persona.redaction import redact, redact_ops
 from ..tavus import TavusError
 
 

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..jsontypes import JSONObject
 from ..models import Conversation, Workspace
+from ..persona.jsontypes import JSONObject
 from ..tavus import TavusClient, TavusError, TavusNotFound
 from .audit import audit_record
 from .workspaces import NoActiveKey, tavus_client_for

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from ..jsontypes import JSONObject, Op, from_pointer, lookup
 from ..models import AuditEvent, ChangeKind, ChangeRequest, Workspace
-from ..patching import minimal_patch
-from ..redaction import (
+from ..persona.jsontypes import JSONObject, Op, from_pointer, lookup
+from ..persona.patching import minimal_patch
+from ..persona.redaction import (
     contains_marker,
     redact,
     redact_ops,

@@ -18,12 +18,12 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
-from ..jsontypes import JSONObject, Op
 from ..live import expect, overlap
 from ..models import AuditEvent, Outcome, Workspace
-from ..patching import apply_patch
-from ..payloads import create_payload
-from ..redaction import redact
+from ..persona.jsontypes import JSONObject, Op
+from ..persona.patching import apply_patch
+from ..persona.payloads import create_payload
+from ..persona.redaction import redact
 from ..tavus import TavusClient, TavusError
 from ..tavus.client import persona_from_body
 from .audit import audit_record

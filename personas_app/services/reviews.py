@@ -24,7 +24,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from personas_app.crypto import seal, unseal
-from personas_app.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
 from personas_app.models import (
     ChangeKind,
     ChangeRequest,
@@ -36,9 +35,10 @@ from personas_app.models import (
     Workspace,
 )
 from personas_app.models.reviews import ApplyInProgress, InvalidTransition
-from personas_app.patching import carry_over, minimal_patch, rebase
 from personas_app.permissions import Perm, role_can
-from personas_app.redaction import (
+from personas_app.persona.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
+from personas_app.persona.patching import carry_over, minimal_patch, rebase
+from personas_app.persona.redaction import (
     SECRET_MARKER,
     contains_marker,
     redact,

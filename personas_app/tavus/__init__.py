@@ -1,6 +1,6 @@
 """Talking to Tavus: the HTTP client and its errors. Imports nothing from Django.
 
-The emulator lives in personas_app.tavus.emulator and is imported explicitly where needed,
+The emulator lives in personas_app.devtools.emulator and is imported explicitly where needed,
 so production code never loads it.
 """
 

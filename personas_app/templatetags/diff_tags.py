@@ -1,6 +1,6 @@
 """Template filters for per-layer diffs and audit JSON: `{% load diff_tags %}`.
 
-Thin wrappers over personas_app.diffview (which holds the rules) so templates can show a Change's
+Thin wrappers over personas_app.persona.diffs (which holds the rules) so templates can show a Change's
 before/after values, a one-line summary, a word diff and redacted, indented JSON.
 """
 
@@ -10,11 +10,11 @@ import json
 
 from django import template
 
-from ..diffview import Shown, change_summary, show_value, text_diff
-from ..jsontypes import JSON, Op
-from ..layers import label_for
-from ..patching import Change
-from ..redaction import redact, redact_ops
+from ..persona.diffs import Shown, change_summary, show_value, text_diff
+from ..persona.jsontypes import JSON, Op
+from ..persona.layers import label_for
+from ..persona.patching import Change
+from ..persona.redaction import redact, redact_ops
 
 register = template.Library()
 

@@ -15,8 +15,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from ..forms.conversations import TryPersonaForm
 from ..http import AppRequest, tavus_error_message
-from ..jsontypes import JSONObject
 from ..models import Conversation
+from ..persona.jsontypes import JSONObject
 from ..services import conversations as service
 from ..services.personas import persona_fetch, replicas_for_picker
 from ..services.workspaces import NoActiveKey

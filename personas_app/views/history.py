@@ -30,19 +30,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ..audit_words import action_label, version_title
-from ..diffview import (
+from ..forms.history import AuditFilterForm
+from ..http import AppRequest, tavus_error_message
+from ..models import AuditEvent, Outcome, Workspace
+from ..persona.diffs import (
     describe_snapshots,
     document_summary,
     group_changes,
     patch_snapshots,
     with_secret_changes,
 )
-from ..forms.history import AuditFilterForm
-from ..http import AppRequest, tavus_error_message
-from ..jsontypes import JSON, JSONObject, Op, from_pointer
-from ..models import AuditEvent, Outcome, Workspace
-from ..patching import Change, apply_patch
-from ..redaction import redact, redact_ops
+from ..persona.jsontypes import JSON, JSONObject, Op, from_pointer
+from ..persona.patching import Change, apply_patch
+from ..persona.redaction import redact, redact_ops
 from ..selectors import (
     KeysetPage,
     audit_iter,
@@ -730,7 +730,7 @@ def _revert_context(
 
 
 def _label(pointer: str) -> str:
-    from ..layers import label_for
+    from ..persona.layers import label_for
 
     return label_for(pointer)
 

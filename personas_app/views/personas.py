@@ -20,8 +20,6 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ..checks import persona_warnings
-from ..diffview import document_summary, group_changes
 from ..editor import (
     EditorStateError,
     drop_markers,
@@ -35,12 +33,15 @@ from ..forms.editor import PersonaEditor
 from ..forms.layers import LLM_MODELS
 from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
-from ..jsontypes import JSONObject, dumps_readable
-from ..legacy import describe_migration, legacy_fields, migrate_legacy
 from ..live import expect, overlap
 from ..models import ChangeRequest, Workspace
-from ..patching import carry_over, describe_changes, minimal_patch, rebase
-from ..redaction import redact, redact_ops
+from ..persona.checks import persona_warnings
+from ..persona.diffs import document_summary, group_changes
+from ..persona.jsontypes import JSONObject, dumps_readable
+from ..persona.legacy import describe_migration, legacy_fields, migrate_legacy
+from ..persona.patching import carry_over, describe_changes, minimal_patch, rebase
+from ..persona.redaction import redact, redact_ops
+from ..persona.templates import TEMPLATES, template_doc
 from ..services.personas import (
     Fetched,
     begin_persona_read,
@@ -59,7 +60,6 @@ from ..services.personas import (
 from ..services.workspaces import NoActiveKey, tavus_client_for
 from ..tavus import TavusError
 from ..tavus.client import listing_from_body
-from ..templates_library import TEMPLATES, template_doc
 
 PAGE_SIZE = 20
 _SEARCH_PAGE_LIMIT = 100

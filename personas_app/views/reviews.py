@@ -24,18 +24,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from personas_app.audit_words import action_label
-from personas_app.checks import persona_warnings
-from personas_app.diffview import Shown, group_changes, show_value
 from personas_app.forms.reviews import ChangeDetailsForm, CommentForm, DecisionForm
 from personas_app.http import AppRequest, tavus_error_message
-from personas_app.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
-from personas_app.layers import label_for, layer_for
 from personas_app.models import ChangeKind, ChangeRequest, ChangeStatus, ReviewDecision
 from personas_app.models.reviews import InvalidTransition
-from personas_app.patching import Change, Conflict, describe_changes, rebase
 from personas_app.permissions import Perm, role_can
-from personas_app.redaction import SECRET_MARKER, redact_ops
-from personas_app.schema import Problem, persona_problems
+from personas_app.persona.checks import persona_warnings
+from personas_app.persona.diffs import Shown, group_changes, show_value
+from personas_app.persona.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
+from personas_app.persona.layers import label_for, layer_for
+from personas_app.persona.patching import Change, Conflict, describe_changes, rebase
+from personas_app.persona.redaction import SECRET_MARKER, redact_ops
+from personas_app.persona.schema import Problem, persona_problems
 from personas_app.selectors import (
     REVIEW_TABS,
     change_request_history,

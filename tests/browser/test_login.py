@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from personas_app.tavus.emulator import EmulatorState
+from personas_app.devtools.emulator import EmulatorState
 from tests.browser.conftest import login
 from tests.builders import PASSWORD, persona_doc
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ChangeRequest, ChangeStatus, Role
-from personas_app.tavus.emulator import EmulatorState
 from tests.browser.conftest import login
 from tests.builders import PASSWORD, make_member, make_user, persona_doc
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from playwright.sync_api import Dialog, Page, expect
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent, Conversation
-from personas_app.tavus.emulator import EmulatorState
 from tests.browser.conftest import login
 from tests.builders import PASSWORD, persona_doc
 

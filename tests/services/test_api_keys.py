@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 
 from personas_app.crypto import unseal
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ApiKey, AuditEvent, Workspace
 from personas_app.services.workspaces import (
     NoActiveKey,
@@ -26,7 +27,6 @@ from personas_app.services.workspaces import (
     api_key_test,
     tavus_client_for,
 )
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_workspace
 
 WRONG = "tvs-wrong-key-0000-WXYZ"

@@ -9,11 +9,11 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AppendOnlyError, AuditEvent, Role
 from personas_app.services import personas as persona_service
 from personas_app.services import workspaces as workspace_service
 from personas_app.tavus import TavusError
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_user, persona_doc
 
 LLM_KEY = "sk-live-SECRET123"

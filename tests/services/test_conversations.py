@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent, Conversation, Outcome
 from personas_app.services.conversations import (
     conversation_end,
@@ -20,7 +21,6 @@ from personas_app.services.conversations import (
 )
 from personas_app.services.workspaces import NoActiveKey
 from personas_app.tavus import TavusConcurrencyLimit, TavusUnavailable
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_member, make_user, make_workspace, persona_doc
 
 DEFAULT_REPLICA = "r90bbd427f71"

@@ -16,6 +16,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import (
     AuditEvent,
     ChangeRequest,
@@ -26,10 +27,9 @@ from personas_app.models import (
     Workspace,
 )
 from personas_app.models.reviews import InvalidTransition
-from personas_app.redaction import SECRET_MARKER, redact
+from personas_app.persona.redaction import SECRET_MARKER, redact
 from personas_app.services import reviews as service
 from personas_app.services.workspaces import tavus_client_for
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_member, make_user, persona_doc
 
 SECRET = "sk-live-do-not-leak-4242"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from personas_app.devtools.emulator import EmulatorState, RunningEmulator
 from personas_app.tavus import (
     TavusAuthError,
     TavusBadRequest,
@@ -24,7 +25,6 @@ from personas_app.tavus import (
     TavusUnavailable,
 )
 from personas_app.tavus._types import JSON, JSONObject
-from personas_app.tavus.emulator import EmulatorState, RunningEmulator
 
 SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
 SECRET = "tvs-SECRET-4f1d9a7c2b"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from personas_app import live
+from personas_app.devtools.emulator import EmulatorState, RunningEmulator
 from personas_app.tavus import TavusClient, TavusNotFound
 from personas_app.tavus.client import listing_from_body, persona_from_body
-from personas_app.tavus.emulator import EmulatorState, RunningEmulator
 
 
 @pytest.fixture

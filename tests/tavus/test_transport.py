@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from personas_app.devtools.emulator import EmulatorState, RunningEmulator
 from personas_app.tavus import TavusClient, TavusUnavailable, transport
 from personas_app.tavus import client as client_module
-from personas_app.tavus.emulator import EmulatorState, RunningEmulator
 
 PERSONA = {"persona_id": "p1", "persona_name": "Kai", "system_prompt": "Hi." * 200}
 

@@ -14,12 +14,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent
 from personas_app.services import personas as persona_service
 from personas_app.services.audit import audit_record
 from personas_app.services.workspaces import tavus_client_for
 from personas_app.tavus import TavusError
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import persona_doc
 
 URL = "/w/acme/audit/"

@@ -15,13 +15,13 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent, ChangeRequest
-from personas_app.patching import apply_patch, minimal_patch
-from personas_app.redaction import SECRET_MARKER
+from personas_app.persona.patching import apply_patch, minimal_patch
+from personas_app.persona.redaction import SECRET_MARKER
 from personas_app.services import personas as persona_service
 from personas_app.services.workspaces import tavus_client_for
 from personas_app.tavus import TavusError
-from personas_app.tavus.emulator import EmulatorState
 from personas_app.views.history import _applied
 from tests import strategies
 from tests.builders import persona_doc

@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import persona_doc
 from tests.formdata import form_data
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from personas_app.redaction import redact
-from personas_app.tavus.emulator import EmulatorState
+from personas_app.devtools.emulator import EmulatorState
+from personas_app.persona.redaction import redact
 from tests.builders import persona_doc, seed
 from tests.formdata import form_data, with_values
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import persona_doc, seed
 from tests.formdata import form_data, with_values
 

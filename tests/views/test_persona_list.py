@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from personas_app.tavus.emulator import EmulatorState
+from personas_app.devtools.emulator import EmulatorState
 from tests.builders import persona_doc
 
 

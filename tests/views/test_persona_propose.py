@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ChangeRequest, ChangeStatus
-from personas_app.redaction import SECRET_MARKER
-from personas_app.tavus.emulator import EmulatorState
+from personas_app.persona.redaction import SECRET_MARKER
 from tests.builders import persona_doc
 from tests.formdata import form_data, with_values
 

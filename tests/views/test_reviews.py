@@ -14,11 +14,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import AuditEvent, ChangeRequest, ChangeStatus, Comment, Role, Workspace
-from personas_app.redaction import SECRET_MARKER, redact
+from personas_app.persona.redaction import SECRET_MARKER, redact
 from personas_app.services import reviews as service
 from personas_app.services.workspaces import tavus_client_for
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_member, make_user, persona_doc
 
 SECRET = "sk-live-never-on-a-page-777"

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ApiKey, AuditEvent, Membership, Role, Workspace
 from personas_app.services.workspaces import api_key_add, api_key_revoke
-from personas_app.tavus.emulator import EmulatorState
 from tests.builders import make_user, make_workspace
 
 NEW_SECRET = "tvs-new-secret-ABCD-9876"

@@ -6,8 +6,8 @@ import argparse
 
 from django.core.management.base import BaseCommand
 
-from ...tavus.emulator import serve_forever
-from ...templates_library import template_doc
+from ...devtools.emulator import serve_forever
+from ...persona.templates import template_doc
 
 DEMO_TEMPLATES = ("interviewer", "life_coach", "customer_support")
 

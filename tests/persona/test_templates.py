@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from personas_app.checks import persona_warnings
-from personas_app.legacy import legacy_fields
-from personas_app.schema import persona_problems
-from personas_app.templates_library import TEMPLATES, template_doc
+from personas_app.persona.checks import persona_warnings
+from personas_app.persona.legacy import legacy_fields
+from personas_app.persona.schema import persona_problems
+from personas_app.persona.templates import TEMPLATES, template_doc
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 READY = sorted(key for key in TEMPLATES if key != "blank")
 
 

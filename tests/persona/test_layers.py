@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from personas_app.layers import FIELD_LABELS, LAYERS, label_for, layer_for
+from personas_app.persona.layers import FIELD_LABELS, LAYERS, label_for, layer_for
 
 
 def test_layers_are_in_editor_order() -> None:

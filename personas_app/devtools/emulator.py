@@ -9,7 +9,7 @@ A plain WSGI app served by a threading wsgiref server. It must not import django
 anything from personas_app outside tavus/: its checks are written independently of the
 dashboard's schema on purpose, so the two can disagree and tests will notice.
 
-    python -m personas_app.tavus.emulator --port 8765 --api-key demo-key [--latency-ms N]
+    python -m personas_app.devtools.emulator --port 8765 --api-key demo-key [--latency-ms N]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 import jsonpatch
 import jsonpointer
 
-from ._types import JSON, JSONObject
+from ..tavus._types import JSON, JSONObject
 
 DEFAULT_API_KEY = "demo-key"
 MASK = "****"

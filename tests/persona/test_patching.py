@@ -10,8 +10,8 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personas_app.jsontypes import JSONObject
-from personas_app.patching import (
+from personas_app.persona.jsontypes import JSONObject
+from personas_app.persona.patching import (
     Change,
     apply_patch,
     changes_by_layer,
@@ -21,11 +21,11 @@ from personas_app.patching import (
     rebase,
     touches,
 )
-from personas_app.payloads import READ_ONLY_FIELDS
-from personas_app.redaction import SECRET_MARKER
+from personas_app.persona.payloads import READ_ONLY_FIELDS
+from personas_app.persona.redaction import SECRET_MARKER
 from tests import strategies as s
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 # Moderate example counts keep the whole suite fast; generation dominates the run time.
 PROPERTY = settings(max_examples=150, deadline=None)
 QUICK_PROPERTY = settings(max_examples=80, deadline=None)
@@ -547,7 +547,7 @@ def test_rebase_either_applies_cleanly_or_sends_nothing(
 
 
 def test_carry_over_keeps_outside_edits_and_my_values_where_both_changed() -> None:
-    from personas_app.patching import carry_over
+    from personas_app.persona.patching import carry_over
 
     base = {"persona_name": "A", "context": "c0", "layers": {"stt": {"hotwords": "x"}}}
     proposed = {"persona_name": "Mine", "context": "c0", "layers": {"stt": {"hotwords": "mine"}}}
@@ -561,7 +561,7 @@ def test_carry_over_keeps_outside_edits_and_my_values_where_both_changed() -> No
 
 
 def test_carry_over_creates_a_layer_that_live_lost() -> None:
-    from personas_app.patching import carry_over
+    from personas_app.persona.patching import carry_over
 
     base = {"layers": {"tts": {"tts_engine": "cartesia"}}}
     proposed = {"layers": {"tts": {"tts_engine": "elevenlabs"}}}
@@ -574,7 +574,7 @@ def test_carry_over_creates_a_layer_that_live_lost() -> None:
 def test_carry_over_onto_unchanged_live_gives_the_proposal(
     pair: tuple[JSONObject, JSONObject],
 ) -> None:
-    from personas_app.patching import carry_over
+    from personas_app.persona.patching import carry_over
 
     base, proposed = pair
     assert canonical(without_read_only(carry_over(base, proposed, base))) == canonical(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from hypothesis import given, settings
 
-from personas_app.jsontypes import JSONObject, from_pointer, lookup
-from personas_app.patching import minimal_patch
-from personas_app.redaction import (
+from personas_app.persona.jsontypes import JSONObject, from_pointer, lookup
+from personas_app.persona.patching import minimal_patch
+from personas_app.persona.redaction import (
     SECRET_MARKER,
     contains_marker,
     is_secret_pointer,
@@ -21,7 +21,7 @@ from personas_app.redaction import (
 )
 from tests import strategies as s
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 
 
 def raven1() -> JSONObject:

@@ -8,13 +8,18 @@ from pathlib import Path
 
 from hypothesis import given, settings
 
-from personas_app.jsontypes import JSONObject
-from personas_app.legacy import describe_migration, invert_level, legacy_fields, migrate_legacy
-from personas_app.schema import validate_persona
-from personas_app.templates_library import template_doc
+from personas_app.persona.jsontypes import JSONObject
+from personas_app.persona.legacy import (
+    describe_migration,
+    invert_level,
+    legacy_fields,
+    migrate_legacy,
+)
+from personas_app.persona.schema import validate_persona
+from personas_app.persona.templates import template_doc
 from tests import strategies as s
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 
 
 def seed(name: str) -> JSONObject:

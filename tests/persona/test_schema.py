@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from personas_app.jsontypes import JSON, JSONObject
-from personas_app.schema import (
+from personas_app.persona.jsontypes import JSON, JSONObject
+from personas_app.persona.schema import (
     Problem,
     _plainly_valid,
     _validator,
@@ -23,7 +23,7 @@ from personas_app.schema import (
 )
 from tests import strategies as s
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 
 
 def seed(name: str) -> JSONObject:
@@ -356,14 +356,14 @@ def test_fast_meta_check_covers_the_seed_tools() -> None:
 @given(s.related_pairs())
 @settings(max_examples=150, deadline=None)
 def test_layer_by_layer_checking_agrees_with_the_whole_document(pair: tuple[dict, dict]) -> None:
-    from personas_app.schema import _whole_document_problems
+    from personas_app.persona.schema import _whole_document_problems
 
     for doc in pair:
         assert persona_problems(doc) == _whole_document_problems(doc)
 
 
 def test_layer_by_layer_checking_agrees_on_broken_documents() -> None:
-    from personas_app.schema import _whole_document_problems
+    from personas_app.persona.schema import _whole_document_problems
 
     broken = seed("create_life_coach.json")
     broken["pipeline_mode"] = "sideways"
@@ -387,7 +387,7 @@ def test_checking_against_the_starting_document_gives_the_same_problems(
 ) -> None:
     import uuid
 
-    from personas_app.schema import _whole_document_problems
+    from personas_app.persona.schema import _whole_document_problems
 
     start, edited = pair
     # What the editor does: the edited document shares every untouched layer with its start.
@@ -419,7 +419,7 @@ def test_a_layer_edited_away_from_the_start_is_checked_afresh() -> None:
     [(True, 1), (1, 1.0), (0.0, -0.0), ({"a": 1}, {"a": True}), ([1], [1.0]), ({"a": 1}, {})],
 )
 def test_values_equal_in_python_but_not_in_json_are_not_the_same_layer(a: JSON, b: JSON) -> None:
-    from personas_app.schema import _identical
+    from personas_app.persona.schema import _identical
 
     assert not _identical({"x": a}, {"x": b})
     assert _identical({"x": a}, {"x": copy.deepcopy(a)})

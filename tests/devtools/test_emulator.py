@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from personas_app.devtools.emulator import EmulatorState, RunningEmulator
 from personas_app.tavus._types import JSON, JSONObject
-from personas_app.tavus.emulator import EmulatorState, RunningEmulator
 
 SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
 CREATE_SEEDS = sorted(p.name for p in SEEDS.glob("create_*.json"))
@@ -904,7 +904,7 @@ def test_reset_restores_seeds_and_clears_knobs_and_log(api: Api, emu: EmulatorSt
 
 def test_module_entry_point_documents_its_flags() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "personas_app.tavus.emulator", "--help"],
+        [sys.executable, "-m", "personas_app.devtools.emulator", "--help"],
         capture_output=True,
         text=True,
         timeout=30,

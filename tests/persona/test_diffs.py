@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from personas_app.diffview import (
+from personas_app.persona.diffs import (
     TRUNCATE_AT,
     change_summary,
     describe_snapshots,
@@ -18,9 +18,9 @@ from personas_app.diffview import (
     text_diff,
     with_secret_changes,
 )
-from personas_app.jsontypes import JSON, JSONObject
-from personas_app.patching import describe_changes, minimal_patch
-from personas_app.redaction import SECRET_MARKER, redact
+from personas_app.persona.jsontypes import JSON, JSONObject
+from personas_app.persona.patching import describe_changes, minimal_patch
+from personas_app.persona.redaction import SECRET_MARKER, redact
 from tests import strategies as s
 from tests.builders import persona_doc
 
@@ -200,7 +200,7 @@ def test_secret_ops_already_shown_are_not_listed_twice() -> None:
 
 
 def test_a_rewritten_text_is_shown_before_and_after_not_interleaved() -> None:
-    from personas_app.diffview import text_diff
+    from personas_app.persona.diffs import text_diff
 
     before = "Here are a few times that you have helped an individual make a breakthrough in..."
     after = "Dana has coached 300 founders through their first fundraise and hiring."
@@ -209,7 +209,7 @@ def test_a_rewritten_text_is_shown_before_and_after_not_interleaved() -> None:
 
 
 def test_a_small_edit_to_a_long_text_is_shown_inline() -> None:
-    from personas_app.diffview import text_diff
+    from personas_app.persona.diffs import text_diff
 
     before = "You are a patient interviewer who asks one question at a time and listens carefully."
     after = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from personas_app.checks import persona_warnings
-from personas_app.jsontypes import JSON, JSONObject
+from personas_app.persona.checks import persona_warnings
+from personas_app.persona.jsontypes import JSON, JSONObject
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 
 
 def seed(name: str) -> JSONObject:

@@ -9,12 +9,12 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personas_app.jsontypes import JSON, JSONObject
-from personas_app.payloads import READ_ONLY_FIELDS, create_payload
-from personas_app.redaction import SECRET_MARKER
+from personas_app.persona.jsontypes import JSON, JSONObject
+from personas_app.persona.payloads import READ_ONLY_FIELDS, create_payload
+from personas_app.persona.redaction import SECRET_MARKER
 from tests import strategies as s
 
-SEEDS = Path(__file__).parent / "data" / "seeds"
+SEEDS = Path(__file__).parent.parent / "data" / "seeds"
 
 
 def seed(name: str) -> JSONObject:
@@ -103,7 +103,7 @@ def test_payload_never_holds_empty_values_or_read_only_fields(doc: JSONObject) -
 def test_readable_json_is_the_same_json_indented_at_the_top() -> None:
     import json
 
-    from personas_app.jsontypes import dumps_readable
+    from personas_app.persona.jsontypes import dumps_readable
 
     doc = {
         "a": [1, {"b": [True, None, 1.5, "x/y"]}],
@@ -148,8 +148,8 @@ def _docs_with_secrets(draw: st.DrawFn) -> JSONObject:
 @given(_docs_with_secrets())
 def test_create_preview_shows_the_payload_create_would_send(doc: JSONObject) -> None:
     from personas_app.editor import PAYLOAD_DEPTH, drop_markers, payload_preview
-    from personas_app.jsontypes import dumps_readable
-    from personas_app.redaction import redact, secret_paths_present
+    from personas_app.persona.jsontypes import dumps_readable
+    from personas_app.persona.redaction import redact, secret_paths_present
 
     before = copy.deepcopy(doc)
     payload, dropped = drop_markers(create_payload(doc))
@@ -162,8 +162,8 @@ def test_create_preview_shows_the_payload_create_would_send(doc: JSONObject) -> 
 @settings(max_examples=150, deadline=None)
 @given(s.documents, st.integers(0, 6))
 def test_payload_outline_prints_as_the_payload(doc: JSONObject, depth: int) -> None:
-    from personas_app.jsontypes import dumps_readable
-    from personas_app.payloads import dumps_line_pruned, payload_outline
+    from personas_app.persona.jsontypes import dumps_readable
+    from personas_app.persona.payloads import dumps_line_pruned, payload_outline
 
     printed = dumps_readable(payload_outline(doc, depth), depth=depth, leaf=dumps_line_pruned)
 
@@ -171,7 +171,7 @@ def test_payload_outline_prints_as_the_payload(doc: JSONObject, depth: int) -> N
 
 
 def test_text_that_looks_empty_inside_a_string_is_kept() -> None:
-    from personas_app.payloads import dumps_line_pruned
+    from personas_app.persona.payloads import dumps_line_pruned
 
     value = {"description": 'says "" and [] and {} and null', "gone": "", "kept": [None, 0]}
 
@@ -183,8 +183,8 @@ def test_text_that_looks_empty_inside_a_string_is_kept() -> None:
 
 def test_every_secret_sits_above_the_depth_the_create_preview_prunes_to() -> None:
     from personas_app.editor import PAYLOAD_DEPTH
-    from personas_app.jsontypes import from_pointer
-    from personas_app.redaction import SECRET_KEY_CONTAINERS, SECRET_POINTERS
+    from personas_app.persona.jsontypes import from_pointer
+    from personas_app.persona.redaction import SECRET_KEY_CONTAINERS, SECRET_POINTERS
 
     deepest = [len(from_pointer(p)) for p in SECRET_POINTERS]
     deepest += [len(from_pointer(p)) + 1 for p in SECRET_KEY_CONTAINERS]
