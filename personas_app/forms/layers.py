@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -168,38 +168,14 @@ def _make_field(spec: Spec, choices_extra: JSON) -> forms.Field:
     return forms.CharField(widget=forms.TextInput(attrs=spec.attrs), **common)
 
 
-def _needs_own_choices(spec: Spec, value: JSON) -> bool:
-    # Mirrors _make_field: a choice field gets an extra option for a value it does not know.
-    return (
-        spec.kind == "choice"
-        and isinstance(value, str)
-        and bool(value)
-        and value not in {c for c, _ in spec.choices}
-    )
-
-
-def _saved_secret_fields(spec: Spec) -> tuple[forms.Field, forms.Field]:
-    field = _make_field(spec, None)
-    field.widget.attrs["placeholder"] = "•••••• saved — leave blank to keep"
-    clear = forms.BooleanField(required=False, label=f"Remove the saved {spec.label.lower()}")
-    return field, clear
-
-
 class LayerForm(forms.Form):
-    """Base of the per-layer forms: fields come from SPECS; to_fragment() gives the edited layer.
-
-    Fields are built once per form class and shared by its instances, not deep-copied per form as
-    Django does: every preview binds all layer forms, and building ~35 fields (widgets, choices,
-    validators) was a fifth of its time. Nothing may change a field or widget after the form is
-    made; a field that depends on the layer (an unknown choice) is built for that form alone.
-    """
+    """Base of the per-layer forms: fields come from SPECS; to_fragment() gives the edited layer."""
 
     key: str = ""
     title: str = ""
     pointer: tuple[str, ...] = ()
     SPECS: tuple[Spec, ...] = ()
     LEGACY: tuple[tuple[str, str], ...] = ()  # (JSON key, plain explanation) shown read-only
-    _fields_cache: ClassVar[tuple[tuple[Spec, ...], dict[tuple[str, str], tuple[forms.Field, ...]]]]
 
     def __init__(
         self, data: Mapping[str, Any] | None = None, *, base: JSONObject | None, **kwargs: Any
@@ -208,59 +184,24 @@ class LayerForm(forms.Form):
         self.base: JSONObject = base if isinstance(base, dict) else {}
         self.base_present = isinstance(base, dict)
         kwargs.setdefault("prefix", self.key)
-        values = [_get(self.base, s.path) for s in self.SPECS]
-        self._originals = {s.name: v for s, v in zip(self.SPECS, values, strict=True)}
-        initial = {s.name: to_form_value(s, v) for s, v in zip(self.SPECS, values, strict=True)}
+        self._originals = {s.name: _get(self.base, s.path) for s in self.SPECS}
+        initial = {s.name: to_form_value(s, self._originals[s.name]) for s in self.SPECS}
         super().__init__(data, initial=initial, **kwargs)
-        shared = self._shared_fields()
-        fields = self.fields
-        for spec, value in zip(self.SPECS, values, strict=True):
+        for spec in self.SPECS:
+            self.fields[spec.name] = _make_field(spec, self._originals[spec.name])
             if spec.kind == "secret" and _has(self.base, spec.path):
-                fields[spec.name], fields[f"{spec.name}__clear"] = shared[spec.name, "saved"]
-            elif _needs_own_choices(spec, value):
-                fields[spec.name] = _make_field(spec, value)
-            else:
-                fields[spec.name] = shared[spec.name, ""][0]
+                self.fields[spec.name].widget.attrs["placeholder"] = (
+                    "•••••• saved — leave blank to keep"
+                )
+                self.fields[f"{spec.name}__clear"] = forms.BooleanField(
+                    required=False, label=f"Remove the saved {spec.label.lower()}"
+                )
         self.specs = {s.name: s for s in self.SPECS}
-
-    @classmethod
-    def _shared_fields(cls) -> dict[tuple[str, str], tuple[forms.Field, ...]]:
-        # Looked up in the class's own __dict__ (not inherited), keyed by the SPECS it was built
-        # from, so a subclass or a test that sets other SPECS never gets another form's fields.
-        cached = cls.__dict__.get("_fields_cache")
-        if cached is not None and cached[0] is cls.SPECS:
-            return cached[1]
-        built: dict[tuple[str, str], tuple[forms.Field, ...]] = {}
-        for spec in cls.SPECS:
-            built[spec.name, ""] = (_make_field(spec, None),)
-            if spec.kind == "secret":
-                built[spec.name, "saved"] = _saved_secret_fields(spec)
-        cls._fields_cache = (cls.SPECS, built)
-        return built
 
     @classmethod
     def from_document(cls, doc: JSONObject, data: Mapping[str, Any] | None = None) -> LayerForm:
         base = _get(doc, cls.pointer) if cls.pointer else doc
         return cls(data, base=base if isinstance(base, dict) else None)
-
-    def _clean_fields(self) -> None:
-        # Django's own version builds a BoundField per field just to read its value; previews bind
-        # every layer form on each keystroke and never show them. Same values, hooks and errors.
-        data, files = self.data, self.files
-        for name, form_field in self.fields.items():
-            try:
-                if form_field.disabled:
-                    value = self.get_initial_for_field(form_field, name)
-                else:
-                    value = form_field.widget.value_from_datadict(
-                        data, files, self.add_prefix(name)
-                    )
-                self.cleaned_data[name] = form_field.clean(value)
-                hook = getattr(self, f"clean_{name}", None)
-                if hook is not None:
-                    self.cleaned_data[name] = hook()
-            except ValidationError as error:
-                self.add_error(name, error)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

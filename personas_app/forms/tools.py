@@ -10,11 +10,9 @@ open, switch mode) come from a submit button named `editor_action`, so everythin
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from django.utils.datastructures import MultiValueDict
 
 from ..persona.jsontypes import JSON, JSONObject, clone
 from ..persona.redaction import SECRET_MARKER
@@ -127,19 +125,6 @@ def _dump(tool: JSON) -> str:
     return json.dumps(tool, indent=2, ensure_ascii=False)
 
 
-def _reader(data: Mapping[str, Any]) -> Callable[..., Any]:
-    """data.get for posted forms: a QueryDict's own get() takes three Python calls per value, and
-    a large tool list is read a hundred values at a time on every preview. Same answers."""
-    if not isinstance(data, MultiValueDict):
-        return data.get
-
-    def get(key: str, default: Any = None) -> Any:
-        values = dict.get(data, key)  # the list MultiValueDict keeps; get() gives its last item
-        return values[-1] if values else default
-
-    return get
-
-
 class ToolsEditor:
     """Edits one list of function tools (LLM tools, visual tools, audio tools)."""
 
@@ -166,44 +151,43 @@ class ToolsEditor:
     # -- reading what was posted ---------------------------------------------------------------
     def _parse(self, data: Mapping[str, Any]) -> list[ToolState]:
         p = self.prefix
-        get = _reader(data)
         try:
-            count = int(get(f"{p}-count", 0))
+            count = int(data.get(f"{p}-count", 0))
         except ValueError:
             count = 0
         tools: list[ToolState] = []
         for i in range(min(count, 2000)):
             key = f"{p}-{i}"
-            orig_raw = get(f"{key}-orig", "")
+            orig_raw = data.get(f"{key}-orig", "")
             orig = (
                 int(orig_raw)
                 if str(orig_raw).isdigit() and int(orig_raw) < len(self.base)
                 else None
             )
-            mode = get(f"{key}-mode", "collapsed")
+            mode = data.get(f"{key}-mode", "collapsed")
             if mode == "rows":
                 params = []
                 try:
-                    pcount = int(get(f"{key}-pcount", 0))
+                    pcount = int(data.get(f"{key}-pcount", 0))
                 except ValueError:
                     pcount = 0
                 for j in range(min(pcount, 500)):
                     pk = f"{key}-p{j}"
                     params.append(
                         ParamRow(
-                            name=str(get(f"{pk}-name", "")).strip(),
-                            type=str(get(f"{pk}-type", "string")),
-                            description=str(get(f"{pk}-description", "")),
-                            enum=str(get(f"{pk}-enum", "")),
-                            required=get(f"{pk}-required") in ("on", "true", "1"),
+                            name=str(data.get(f"{pk}-name", "")).strip(),
+                            type=str(data.get(f"{pk}-type", "string")),
+                            description=str(data.get(f"{pk}-description", "")),
+                            enum=str(data.get(f"{pk}-enum", "")),
+                            required=data.get(f"{pk}-required") in ("on", "true", "1"),
                         )
                     )
                 tools.append(
                     ToolState(
                         orig=orig,
                         mode="rows",
-                        name=str(get(f"{key}-name", "")).strip(),
-                        description=str(get(f"{key}-description", "")),
+                        name=str(data.get(f"{key}-name", "")).strip(),
+                        description=str(data.get(f"{key}-description", "")),
                         params=params,
                     )
                 )
@@ -214,7 +198,7 @@ class ToolsEditor:
                     ToolState(
                         orig=orig,
                         mode="json" if mode == "json" else "collapsed",
-                        json_text=str(get(f"{key}-json", "")),
+                        json_text=str(data.get(f"{key}-json", "")),
                     )
                 )
         return tools
