@@ -69,8 +69,6 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # A live page's one call to Tavus leaves here, before the rest runs (see its docstring).
-    "personas_app.middleware.EarlyReadMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -121,8 +119,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Django's ModelBackend; the user every request loads is read by a compiled query.
-AUTHENTICATION_BACKENDS = ["personas_app.auth.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "personas:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -165,12 +161,11 @@ if os.environ.get("CACHE_URL", "").startswith("redis://"):
 
 # Sessions live in the database (they survive restarts). They are read through the cache only when
 # the cache is shared (Redis): with the per-process LocMemCache, a session logged out in one gunicorn
-# worker would stay valid in the others' caches until it expires. The cache saves one query a
-# request (under 1 ms in `make bench`).
+# worker would stay valid in the others' caches until it expires.
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db"
     if CACHES["default"]["BACKEND"].endswith("RedisCache")
-    else "personas_app.sessions"  # Django's database sessions, read by a compiled query
+    else "django.contrib.sessions.backends.db"
 )
 
 # --- Tavus -----------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
-from .compiled import CompiledQuery
 from .models import (
     AuditEvent,
     ChangeRequest,
@@ -36,19 +35,14 @@ class NavWorkspace(NamedTuple):
     slug: str
 
 
-_nav_workspaces = CompiledQuery(
-    lambda user_id: (
-        Workspace.objects.filter(memberships__user_id=user_id)
+def nav_workspaces_for(*, user: AbstractBaseUser) -> list[NavWorkspace]:
+    """The user's workspaces by name, for every full page's switcher."""
+    rows = (
+        Workspace.objects.filter(memberships__user_id=user.pk)
         .order_by("name")
         .values_list("name", "slug")
-    ),
-    ["int"],
-)
-
-
-def nav_workspaces_for(*, user: AbstractBaseUser) -> list[NavWorkspace]:
-    """The user's workspaces by name, for every full page's switcher (a compiled query)."""
-    return [NavWorkspace(*row) for row in _nav_workspaces.rows(user.pk)]
+    )
+    return [NavWorkspace(*row) for row in rows]
 
 
 def _decided_by(user: AbstractBaseUser) -> QuerySet[Review, dict[str, int]]:
@@ -67,7 +61,7 @@ AUTHOR_NEXT_STEP_STATUSES = (
 )
 
 
-def _waiting(workspace_id: int, user_id: int) -> QuerySet[ChangeRequest, tuple[int]]:
+def _waiting(workspace_id: int, user_id: int) -> QuerySet[ChangeRequest]:
     may_review = Exists(
         Membership.objects.filter(
             workspace_id=workspace_id, user_id=user_id, role__in=_REVIEWER_ROLES
@@ -80,18 +74,7 @@ def _waiting(workspace_id: int, user_id: int) -> QuerySet[ChangeRequest, tuple[i
         & ~Q(pk__in=decided.values("change_request_id"))
     )
     own_next_step = Q(author_id=user_id, status__in=AUTHOR_NEXT_STEP_STATUSES)
-    # Grouped by the workspace, so the count is a plain column of one row (none when zero).
-    return (
-        ChangeRequest.objects.filter(to_review | own_next_step, workspace_id=workspace_id)
-        .order_by()
-        .values("workspace_id")
-        .annotate(waiting=Count("pk"))
-        .values_list("waiting")
-    )
-
-
-# Every full page's navigation shows the count; compiled once, it costs the database's time only.
-_waiting_query = CompiledQuery(_waiting, ["int", "int"])
+    return ChangeRequest.objects.filter(to_review | own_next_step, workspace_id=workspace_id)
 
 
 def reviews_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> int:
@@ -102,8 +85,7 @@ def reviews_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> in
     One query: the two sets never overlap, as one holds others' changes and the other the user's
     own.
     """
-    rows = _waiting_query.rows(workspace.pk, user.pk)
-    return int(rows[0][0]) if rows else 0
+    return _waiting(workspace.pk, user.pk).count()
 
 
 # -- Audit log and persona versions (history area) ----------------------------------------------

@@ -13,7 +13,6 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from personas_app import live
 from personas_app.devtools.emulator import EmulatorState, RunningEmulator, start_emulator
 from personas_app.models import Role, Workspace
 from tests.builders import make_member, make_user, make_workspace
@@ -58,7 +57,6 @@ def _fast_and_clean(settings: Any) -> Iterator[None]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TAVUS_TIMEOUT_READ = 5.0
     cache.clear()
-    live.forget_answers()  # answers remembered by live pages stay within one test
     yield
     cache.clear()
 

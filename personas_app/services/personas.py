@@ -12,24 +12,19 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 
-from ..live import expect, overlap
 from ..models import AuditEvent, Outcome, Workspace
 from ..persona.jsontypes import JSONObject, Op
 from ..persona.patching import apply_patch
 from ..persona.payloads import create_payload
 from ..persona.redaction import redact
 from ..tavus import TavusClient, TavusError
-from ..tavus.client import persona_from_body
 from .audit import audit_record
 from .workspaces import tavus_client_for
-
-R = TypeVar("R")
 
 
 def _name(doc: JSONObject | None) -> str:
@@ -138,57 +133,47 @@ def _outside(event: AuditEvent | None) -> AuditEvent | None:
     return event if event is not None and event.action == "persona.changed_outside" else None
 
 
-def _persona_key(workspace: Workspace, persona_id: str) -> tuple[object, ...]:
-    return ("persona", workspace.pk, persona_id)
-
-
-def begin_persona_read(*, workspace: Workspace, persona_id: str) -> None:
-    """Send the GET that persona_page(workspace=..., persona_id=...) will read, now (see
-    middleware.EarlyReadMiddleware). Without an active key, or through a proxy, nothing is sent:
-    the page then reads as usual."""
-    client = tavus_client_for(workspace)
-    begun = client.begin(client.persona_path(persona_id))
-    expect(
-        _persona_key(workspace, persona_id),
-        begun,
-        lambda reuse: client.get_persona(persona_id, reuse=reuse, begun=begun),
+def persona_listing(
+    *, workspace: Workspace, page: int, limit: int, persona_type: str
+) -> JSONObject:
+    """One page of the workspace's personas, as Tavus lists them (one upstream request)."""
+    return tavus_client_for(workspace).list_personas(
+        page=page, limit=limit, persona_type=persona_type
     )
 
 
-def persona_page(
-    *,
-    workspace: Workspace,
-    persona_id: str,
-    prepare: Callable[[Fetched], R],
-    request_id: str = "",
-) -> R:
-    """prepare(persona_fetch(...)), with the preparing overlapped with the one GET (live.overlap).
+_SEARCH_PAGE_LIMIT = 100
+_SEARCH_MAX_PAGES = 10
 
-    While the GET travels, the page is prepared from the answer this process last saw for this
-    persona, and the last known version's stamp is read. When the answer is that one and the
-    stamp is its own, the early page is the page; otherwise the persona is observed as
-    persona_fetch does (an outside change is recorded) and the page prepared from the answer.
+
+def persona_search(
+    *, workspace: Workspace, persona_type: str, query: str
+) -> tuple[list[JSONObject], int]:
+    """Personas whose name contains `query` or whose id is `query`, and how many.
+
+    Tavus has no name search: up to 1 000 personas are read, a page after another, and filtered
+    here.
     """
-
-    def early(persona: JSONObject) -> tuple[object, R]:
-        known = known_stamp(workspace=workspace, persona_id=persona_id)
-        return known, prepare(Fetched(persona=persona, outside_change=None))
-
-    persona, prepared = overlap(
-        _persona_key(workspace, persona_id),
-        lambda reuse: tavus_client_for(workspace).get_persona(persona_id, reuse=reuse),
-        persona_from_body,
-        early,
-    )
-    known, page = prepared if prepared is not None else (_UNREAD, None)
-    # The known stamp read while waiting: an unchanged persona costs no further query.
-    event = persona_observe(
-        workspace=workspace, persona=persona, request_id=request_id, known=known
-    )
-    outside = _outside(event)
-    if page is not None and outside is None:
-        return page
-    return prepare(Fetched(persona=persona, outside_change=outside))
+    client = tavus_client_for(workspace)
+    found: list[JSONObject] = []
+    needle = query.casefold()
+    for page in range(1, _SEARCH_MAX_PAGES + 1):
+        data = client.list_personas(
+            page=page, limit=_SEARCH_PAGE_LIMIT, persona_type=persona_type
+        ).get("data", [])
+        assert isinstance(data, list)
+        found += [
+            p
+            for p in data
+            if isinstance(p, dict)
+            and (
+                needle in str(p.get("persona_name", "")).casefold()
+                or needle == str(p.get("persona_id", "")).casefold()
+            )
+        ]
+        if len(data) < _SEARCH_PAGE_LIMIT:
+            break
+    return found, len(found)
 
 
 def _recorder(

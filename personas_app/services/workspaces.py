@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ..compiled import CompiledQuery
 from ..crypto import DecryptionError, reseal, seal, unseal
 from ..logging import remember_secret
 from ..models import ApiKey, ChangeRequest, Membership, Role, Workspace
@@ -32,51 +31,26 @@ class NoActiveKey(WorkspaceError):
     """The workspace has no active Tavus API key."""
 
 
-# Every live page reads it, so it is compiled once (compiled.py).
-_active_key = CompiledQuery(
-    lambda workspace_id: ApiKey.objects.filter(
-        workspace_id=workspace_id, is_active=True
-    ).values_list("secret_sealed")[:1],
-    ["int"],
-)
-
-
 @functools.lru_cache(maxsize=64)
 def _unseal_key(sealed: str) -> str:
     """unseal(sealed), decrypted once per process for the last 64 keys in use.
 
     Keyed by the sealed text, so a key that is rotated, replaced or re-encrypted is a new entry and
     a revoked one is never looked up again (its sealed text is no longer read). The plain key is
-    held in this process's memory only, as the log scrubber already holds it. A DecryptionError
-    is not kept: the next page tries again.
+    held in this process's memory only, as the log scrubber already holds it.
     """
     secret = unseal(sealed)
     remember_secret(secret)
     return secret
 
 
-_KEPT_KEY = "_active_key_sealed"
-
-
-def remember_active_key(workspace: Workspace, sealed: str) -> None:
-    """Let the next tavus_client_for(workspace) use `sealed` (the active key's sealed text, "" for
-    none) instead of reading it: for the request that has just read it with the workspace. Only
-    the first client made from this workspace object uses it; later ones read the key again."""
-    workspace.__dict__[_KEPT_KEY] = sealed
-
-
-def kept_active_key(workspace: Workspace) -> str | None:
-    """The sealed key remember_active_key left on this workspace object and no client has used
-    yet; None when there is none."""
-    return workspace.__dict__.get(_KEPT_KEY)
-
-
 def tavus_client_for(workspace: Workspace) -> TavusClient:
     """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
-    sealed = workspace.__dict__.pop(_KEPT_KEY, None)
-    if sealed is None:
-        rows = _active_key.rows(workspace.pk)
-        sealed = rows[0][0] if rows else ""
+    sealed = (
+        ApiKey.objects.filter(workspace=workspace, is_active=True)
+        .values_list("secret_sealed", flat=True)
+        .first()
+    )
     if not sealed:
         raise NoActiveKey(
             f"The workspace “{workspace.name}” has no active Tavus API key. "
@@ -410,8 +384,6 @@ def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
         )
     except TavusError as exc:
         return ConnectionResult(False, exc.user_message, "error")
-    finally:
-        client.close()
     return ConnectionResult(True, f"Works: Tavus accepted the key “{current.label}”.", "ok")
 
 

@@ -33,8 +33,7 @@ from ..forms.editor import PersonaEditor
 from ..forms.layers import LLM_MODELS
 from ..forms.tools import PARAM_TYPES
 from ..http import AppRequest, tavus_error_message
-from ..live import expect, overlap
-from ..models import ChangeRequest, Workspace
+from ..models import ChangeRequest
 from ..persona.checks import persona_warnings
 from ..persona.diffs import document_summary, group_changes
 from ..persona.jsontypes import JSONObject, dumps_readable
@@ -44,11 +43,11 @@ from ..persona.redaction import redact, redact_ops
 from ..persona.templates import TEMPLATES, template_doc
 from ..services.personas import (
     Fetched,
-    begin_persona_read,
     documents_for_picker,
     persona_apply_patch,
     persona_fetch,
-    persona_page,
+    persona_listing,
+    persona_search,
     replicas_for_picker,
 )
 from ..services.personas import (
@@ -59,11 +58,8 @@ from ..services.personas import (
 )
 from ..services.workspaces import NoActiveKey, tavus_client_for
 from ..tavus import TavusError
-from ..tavus.client import listing_from_body
 
 PAGE_SIZE = 20
-_SEARCH_PAGE_LIMIT = 100
-_SEARCH_MAX_PAGES = 10
 
 
 def _int_param(request: AppRequest, name: str, default: int) -> int:
@@ -80,45 +76,6 @@ def _listing_args(request: HttpRequest) -> tuple[int, str, str]:
     if persona_type not in {"user", "system"}:
         persona_type = "user"
     return page, persona_type, request.GET.get("q", "").strip()
-
-
-def _listing_key(workspace: Workspace, persona_type: str, page: int) -> tuple[object, ...]:
-    return ("personas", workspace.pk, persona_type, page)
-
-
-def _begin_listing(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:
-    page, persona_type, query = _listing_args(request)
-    if query:
-        return  # a search reads several pages, one after another
-    client = tavus_client_for(workspace)
-    params = client.listing_params(page=page, limit=PAGE_SIZE, persona_type=persona_type)
-    begun = client.begin("/v2/personas", params)
-    expect(
-        _listing_key(workspace, persona_type, page),
-        begun,
-        lambda reuse: client.list_personas(
-            page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse, begun=begun
-        ),
-    )
-
-
-def _begin_persona(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:
-    begin_persona_read(workspace=workspace, persona_id=kwargs["persona_id"])
-
-
-def _begin_editor(request: HttpRequest, workspace: Workspace, kwargs: dict[str, Any]) -> None:
-    if "cr" not in request.GET:  # a change request's proposal is edited without reading Tavus
-        _begin_persona(request, workspace, kwargs)
-
-
-# The live pages whose one Tavus GET goes out before the rest of Django's request handling (see
-# middleware.EarlyReadMiddleware): URL name -> what sends it, given the request, the workspace
-# and the URL's arguments. Each sends exactly the call its view then makes (the same key).
-EARLY_READS: dict[str, Callable[[HttpRequest, Workspace, dict[str, Any]], None]] = {
-    "persona_list": _begin_listing,
-    "persona_detail": _begin_persona,
-    "persona_edit": _begin_editor,
-}
 
 
 @require_GET
@@ -148,50 +105,22 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
             },
         )
 
-    def prepare_listing(result: JSONObject) -> HttpResponse:
-        return prepare(result.get("data", []), int(result.get("total_count", 0)))
-
     try:
         if query:
-            client = tavus_client_for(request.workspace)
-            personas, total = _search(client, persona_type, query)
+            personas, total = persona_search(
+                workspace=request.workspace, persona_type=persona_type, query=query
+            )
             start = (page - 1) * PAGE_SIZE
             return prepare(personas[start : start + PAGE_SIZE], total)
-        # One page of the listing: rendered while the call travels (live.overlap).
-        result, early = overlap(
-            _listing_key(request.workspace, persona_type, page),
-            lambda reuse: tavus_client_for(request.workspace).list_personas(
-                page=page, limit=PAGE_SIZE, persona_type=persona_type, reuse=reuse
-            ),
-            listing_from_body,
-            prepare_listing,
+        result = persona_listing(
+            workspace=request.workspace, page=page, limit=PAGE_SIZE, persona_type=persona_type
         )
-        return early if early is not None else prepare_listing(result)
+        return prepare(result.get("data", []), int(result.get("total_count", 0)))
     except (TavusError, NoActiveKey) as exc:
         context["tavus_error"] = tavus_error_message(exc)
         context["tavus_reading"] = True
         context["no_key"] = isinstance(exc, NoActiveKey)
         return prepare([], 0)
-
-
-def _search(client: object, persona_type: str, query: str) -> tuple[list[dict], int]:
-    """Tavus has no name search: read up to 1 000 personas and filter by name or id here."""
-    found: list[dict] = []
-    needle = query.casefold()
-    for page in range(1, _SEARCH_MAX_PAGES + 1):
-        result = client.list_personas(  # type: ignore[attr-defined]
-            page=page, limit=_SEARCH_PAGE_LIMIT, persona_type=persona_type
-        )
-        data = result.get("data", [])
-        found += [
-            p
-            for p in data
-            if needle in str(p.get("persona_name", "")).casefold()
-            or needle == str(p.get("persona_id", "")).casefold()
-        ]
-        if len(data) < _SEARCH_PAGE_LIMIT:
-            break
-    return found, len(found)
 
 
 def _persona_name(doc: JSONObject) -> str:
@@ -219,24 +148,18 @@ def _persona_page(request: AppRequest, persona_id: str) -> tuple[JSONObject | No
 def _live_persona_page(
     request: AppRequest, persona_id: str, template: str, page: Callable[[Fetched], dict[str, Any]]
 ) -> HttpResponse:
-    """A page of one live persona: `page(fetched)` is its context, prepared while the GET travels
-    (services.personas.persona_page); a Tavus failure shows its message on the same template."""
+    """A page of one live persona: `page(fetched)` is its context; a Tavus failure shows its
+    message on the same template."""
     context: dict[str, Any] = {"nav_section": "personas", "persona_id": persona_id}
-
-    def prepare(fetched: Fetched) -> HttpResponse:
-        return render(request, template, {**context, "tavus_error": "", **page(fetched)})
-
     try:
-        return persona_page(
-            workspace=request.workspace,
-            persona_id=persona_id,
-            request_id=request.request_id,
-            prepare=prepare,
+        fetched = persona_fetch(
+            workspace=request.workspace, persona_id=persona_id, request_id=request.request_id
         )
     except (TavusError, NoActiveKey) as exc:
         # A page that only reads: there is no typed work to reassure about.
         error = {"tavus_error": tavus_error_message(exc), "tavus_reading": True}
         return render(request, template, {**context, **error})
+    return render(request, template, {**context, "tavus_error": "", **page(fetched)})
 
 
 def _detail_context(fetched: Fetched) -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""Live persona pages prepare themselves while their one Tavus call travels (personas_app.live).
+"""Live persona pages: one Tavus call each, after access is decided, showing what Tavus holds now.
 
-Whatever was remembered from an earlier view, a page shows exactly what Tavus answers now: an edit
-made in the Tavus portal between two views, a deleted persona or a Tavus outage is never hidden
-behind the page prepared from the last answer.
+An edit made in the Tavus portal between two views, a deleted persona or a Tavus outage is never
+hidden behind an earlier page; a request that is refused (anonymous, outsider, a role without the
+right, a member just removed, a revoked key) sends nothing to Tavus.
 """
 
 from __future__ import annotations
@@ -140,54 +140,7 @@ def test_a_rotated_key_is_the_one_the_next_page_sends(
     assert "Front desk" in accepted
 
 
-def test_nothing_a_page_was_built_from_is_held_once_the_page_is_sent(
-    bob_client: Any, workspace: Any, tavus: EmulatorState
-) -> None:
-    from personas_app import gc_pause
-
-    persona_id = tavus.put_persona(persona_doc())
-    for url in (DETAIL, DETAIL, "/w/acme/"):
-        assert bob_client.get(url.format(persona_id)).status_code == 200
-        assert getattr(gc_pause._held, "objects", None) is None
-
-
-# -- The call leaves before the rest of the request is handled (EarlyReadMiddleware) -----------
-
-
-def _sent_early(monkeypatch: Any) -> list[tuple[Any, bool]]:
-    """(key, whether its call was already on the wire) for each live read a page makes."""
-    from personas_app import live
-    from personas_app.services import personas as services
-    from personas_app.views import personas as views
-
-    seen: list[tuple[Any, bool]] = []
-    original = live.overlap
-
-    def spy(key: Any, *args: Any) -> Any:
-        seen.append((key, key in live._early.__dict__.get("calls", {})))
-        return original(key, *args)
-
-    monkeypatch.setattr(services, "overlap", spy)
-    monkeypatch.setattr(views, "overlap", spy)
-    return seen
-
-
-def test_each_live_pages_one_call_leaves_before_the_view_runs(
-    bob_client: Any, workspace: Any, tavus: EmulatorState, monkeypatch: Any
-) -> None:
-    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
-    seen = _sent_early(monkeypatch)
-
-    for url in (DETAIL, EDIT, "/w/acme/", "/w/acme/?type=system&page=1"):
-        before = tavus.count()
-        status, _ = _page(bob_client, url.format(persona_id))
-        assert status == 200 and tavus.count() - before == 1
-    assert "Front desk" in _page(bob_client, DETAIL.format(persona_id))[1]
-
-    assert [sent for _, sent in seen] == [True] * 5
-
-
-def test_requests_that_will_be_refused_send_nothing_early(
+def test_requests_that_will_be_refused_send_nothing_to_tavus(
     client: Any,
     charlie_client: Any,
     member_client: Any,
@@ -208,10 +161,9 @@ def test_requests_that_will_be_refused_send_nothing_early(
 
 
 def test_a_search_and_a_change_requests_editor_read_as_their_views_do(
-    alice_client: Any, workspace: Any, tavus: EmulatorState, monkeypatch: Any
+    alice_client: Any, workspace: Any, tavus: EmulatorState
 ) -> None:
     tavus.put_persona(persona_doc(persona_name="Front desk"))
-    seen = _sent_early(monkeypatch)
 
     status, body = _page(alice_client, "/w/acme/?q=front")
     before = tavus.count()
@@ -219,45 +171,17 @@ def test_a_search_and_a_change_requests_editor_read_as_their_views_do(
 
     assert status == 200 and "Front desk" in body
     assert edit_cr.status_code == 200 and tavus.count() - before == 1  # the view's own read
-    assert seen == [(("persona", workspace.pk, "p-none"), False)]
-
-
-def test_an_early_call_no_view_reads_is_discarded_with_the_request(db: None) -> None:
-    from django.core.signals import request_finished
-
-    from personas_app import live
-
-    discarded: list[str] = []
-
-    class Sent:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        def discard(self) -> None:
-            discarded.append(self.name)
-
-    live.expect(("persona", 0, "a"), Sent("a"), lambda reuse: None)  # type: ignore[arg-type]
-    live.expect(("persona", 0, "a"), Sent("again"), lambda reuse: None)  # type: ignore[arg-type]
-
-    request_finished.send(sender=None)
-
-    assert discarded == ["a", "again"]
-    assert "calls" not in live._early.__dict__
 
 
 def test_an_unreachable_or_slow_tavus_is_explained_on_every_live_page(
     bob_client: Any, workspace: Any, tavus: EmulatorState, settings: Any, monkeypatch: Any
 ) -> None:
-    from personas_app.tavus import client as client_module
-
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)  # no waits between retries
-
     import socket
 
     persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
     pages = ("/w/acme/", DETAIL.format(persona_id), EDIT.format(persona_id))
     for url in pages:
-        _page(bob_client, url)  # remembered answers: the pages would be prepared early
+        _page(bob_client, url)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = sock.getsockname()[1]
@@ -265,7 +189,7 @@ def test_an_unreachable_or_slow_tavus_is_explained_on_every_live_page(
     workspace.tavus_base_url = f"http://127.0.0.1:{closed}"
     workspace.save()
 
-    for url in pages:  # the call fails as it is sent, before the view runs
+    for url in pages:
         status, body = _page(bob_client, url)
         assert status == 200 and "the connection was refused" in body
         assert "Front desk" not in body
@@ -279,7 +203,7 @@ def test_an_unreachable_or_slow_tavus_is_explained_on_every_live_page(
         assert status == 200 and "before the time limit" in body
 
 
-# -- A session's next page sends its call before the membership is read again ------------------
+# -- Access is decided before anything is sent ----------------------------------------------------
 
 
 def test_a_member_removed_after_a_page_sees_nothing_of_the_next(
@@ -290,10 +214,12 @@ def test_a_member_removed_after_a_page_sees_nothing_of_the_next(
     persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
     assert "Front desk" in _page(bob_client, DETAIL.format(persona_id))[1]
     Membership.objects.filter(workspace=workspace, user=bob).delete()
+    before = tavus.count()
 
     for url in (DETAIL, EDIT, "/w/acme/"):
         status, body = _page(bob_client, url.format(persona_id))
         assert status == 404 and "Front desk" not in body
+    assert tavus.count() == before
 
 
 def test_a_lowered_role_and_a_logout_take_effect_on_the_very_next_page(
@@ -306,13 +232,17 @@ def test_a_lowered_role_and_a_logout_take_effect_on_the_very_next_page(
     assert "Front desk" in _page(editor, EDIT.format(persona_id))[1]
 
     Membership.objects.filter(workspace=workspace, user__username="erin").update(role="viewer")
+    before = tavus.count()
     assert editor.get(EDIT.format(persona_id)).status_code == 403
+    assert tavus.count() == before
     assert "Front desk" in _page(editor, DETAIL.format(persona_id))[1]  # a viewer may look
 
     client.cookies = editor.cookies  # the same browser, logged out in another tab
     editor.post("/accounts/logout/")
+    before = tavus.count()
     response = client.get(DETAIL.format(persona_id))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert tavus.count() == before
 
 
 def test_a_revoked_key_stops_the_very_next_page(
@@ -325,49 +255,8 @@ def test_a_revoked_key_stops_the_very_next_page(
     key = workspace.api_keys.get()
 
     assert alice_client.post(f"/w/acme/keys/{key.pk}/revoke/").status_code == 302
+    before = tavus.count()
     for url in pages:
         _, body = _page(bob_client, url)
         assert "no active Tavus API key" in body and "Front desk" not in body
-
-
-def _settled_count(tavus: EmulatorState) -> int:
-    """The emulator's request count once a call whose answer was discarded has been counted too
-    (the emulator counts a request when it has handled it, after the page may have been sent)."""
-    import time
-
-    count = tavus.count()
-    for _ in range(40):
-        time.sleep(0.05)
-        if tavus.count() == count:
-            return count
-        count = tavus.count()
-    return count
-
-
-def test_a_session_that_lost_access_sends_nothing_once_its_trust_has_lapsed(
-    bob_client: Any, bob: Any, workspace: Any, tavus: EmulatorState, monkeypatch: Any
-) -> None:
-    from personas_app import middleware
-    from personas_app.models import Membership
-
-    now = [1000.0]
-    monkeypatch.setattr(middleware, "monotonic", lambda: now[0])
-    persona_id = tavus.put_persona(persona_doc())
-    _page(bob_client, DETAIL.format(persona_id))
-    Membership.objects.filter(workspace=workspace, user=bob).delete()
-
-    before = _settled_count(tavus)
-    assert bob_client.get(DETAIL.format(persona_id)).status_code == 404
-    assert _settled_count(tavus) - before <= 1  # sent on trust, its answer discarded unread
-    before = _settled_count(tavus)
-    assert bob_client.get(DETAIL.format(persona_id)).status_code == 404
-    assert _settled_count(tavus) == before  # the refusal ended the trust
-
-    # A member whose page a minute ago was allowed, and who has since been removed:
-    Membership.objects.create(workspace=workspace, user=bob, role="editor")
-    _page(bob_client, DETAIL.format(persona_id))
-    Membership.objects.filter(workspace=workspace, user=bob).delete()
-    now[0] += middleware.TRUST_SECONDS + 1
-    before = _settled_count(tavus)
-    assert bob_client.get(DETAIL.format(persona_id)).status_code == 404
-    assert _settled_count(tavus) == before
+    assert tavus.count() == before
