@@ -49,6 +49,21 @@ class Workspace(models.Model):
     def base_url(self) -> str:
         return self.tavus_base_url or settings.TAVUS_API_BASE_URL
 
+    # -- The approval policy: the one place that says what review a change needs ---------------
+
+    def sends_to_review(self, *, asked: bool = False) -> bool:
+        """Whether a change goes to review as a change request instead of straight to Tavus:
+        always when the workspace requires approval, otherwise when its author asked for it."""
+        return self.requires_approval or asked
+
+    def may_apply_change(self, *, can_edit: bool, is_author: bool, can_review: bool) -> bool:
+        """Whether a member may apply a change request: anyone who can edit, or, when changes
+        need approval, only its author or a reviewer (the approvals are checked by the change
+        request itself, ChangeRequest.check_applicable)."""
+        if not can_edit:
+            return False
+        return is_author or can_review if self.requires_approval else True
+
 
 class Membership(models.Model):
     """A user's role in a workspace."""

@@ -158,7 +158,7 @@ def persona_revert(
     `expected_fingerprint` is given, when the patch differs from the one previewed
     (RevertPlanChanged, carrying the new plan). An empty patch sends nothing.
     """
-    if workspace.requires_approval:
+    if workspace.sends_to_review():
         raise RevertNeedsReview(
             "This workspace requires review: propose this revert as a change request."
         )

@@ -19,7 +19,7 @@ from django.core.cache import cache
 
 from ..models import AuditEvent, Outcome, Workspace
 from ..persona.jsontypes import JSONObject, Op
-from ..persona.patching import apply_patch
+from ..persona.patching import Conflict, apply_patch, minimal_patch, rebase
 from ..persona.payloads import create_payload
 from ..persona.redaction import redact
 from ..tavus import TavusClient, TavusError
@@ -290,6 +290,80 @@ def persona_apply_patch(
         http_status=200 if changed else 304,
     )
     return PatchOutcome(changed=changed, persona=after)
+
+
+class MissingSecret(Exception):
+    """A change would send a hidden secret whose value it does not hold: nothing is sent."""
+
+
+# ops, the live persona, whether the ops were rebased -> the ops to send (secrets restored).
+FinishOps = Callable[[list[Op], JSONObject, bool], list[Op]]
+
+
+@dataclass
+class SafeApply:
+    """What persona_safe_apply did: `conflicts` (nothing sent) or `outcome` (one PATCH sent)."""
+
+    live: JSONObject
+    conflicts: list[Conflict]
+    ops: list[Op]
+    rebased: bool
+    outcome: PatchOutcome | None
+
+
+def persona_safe_apply(
+    *,
+    workspace: Workspace,
+    persona_id: str,
+    base: JSONObject,
+    proposed: JSONObject,
+    actor: AbstractBaseUser,
+    request_id: str = "",
+    action: str = "persona.patched",
+    note: str = "",
+    change_request_id: int | None = None,
+    redacted: bool = False,
+    planned_ops: list[Op] | None = None,
+    finish_ops: FinishOps | None = None,
+) -> SafeApply:
+    """The one apply path for a change to an existing persona (direct edits and change requests).
+
+    Re-reads the live persona (noting an outside change), carries the change base → proposed over
+    to it with patching.rebase, or reports the fields both sides changed as conflicts and sends
+    nothing; otherwise sends one PATCH and audits it (persona_apply_patch).
+
+    `redacted`: base and proposed hold masked secrets (a change request's documents), so they are
+    compared with the live persona redacted. `planned_ops`: the ops stored with the change, sent as
+    they are while the persona has not changed since `base`. `finish_ops(ops, live, rebased)`
+    turns the ops into what is sent (hidden secrets filled in); it may raise MissingSecret.
+    """
+    client = tavus_client_for(workspace)
+    live = persona_fetch(
+        workspace=workspace, persona_id=persona_id, request_id=request_id, client=client
+    ).persona
+    seen = redact(live) if redacted else live
+    rebased = bool(minimal_patch(base, seen))
+    if planned_ops is not None and not rebased:
+        ops = list(planned_ops)
+    else:
+        result = rebase(base, proposed, seen)
+        if result.conflicts:
+            return SafeApply(live, list(result.conflicts), [], rebased, None)
+        ops = list(result.ops)
+    sent = finish_ops(ops, live, rebased) if finish_ops is not None else ops
+    outcome = persona_apply_patch(
+        workspace=workspace,
+        persona_id=persona_id,
+        ops=sent,
+        before=live,
+        actor=actor,
+        request_id=request_id,
+        action=action,
+        note=note,
+        change_request_id=change_request_id,
+        client=client,
+    )
+    return SafeApply(live, [], sent, rebased, outcome)
 
 
 def persona_delete(

@@ -47,12 +47,13 @@ from personas_app.persona.redaction import (
 )
 from personas_app.services.audit import audit_record
 from personas_app.services.personas import (
-    persona_apply_patch,
+    MissingSecret,
     persona_create,
     persona_delete,
     persona_fetch,
+    persona_safe_apply,
 )
-from personas_app.services.workspaces import NoActiveKey, tavus_client_for
+from personas_app.services.workspaces import NoActiveKey
 from personas_app.tavus import TavusError
 
 __all__ = [
@@ -635,10 +636,10 @@ def change_request_apply(
         "Your role in this workspace is Viewer: you can read changes but not apply them.",
     )
     change_request.refresh_from_db()
-    if (
-        workspace.requires_approval
-        and not _is_author(change_request, actor)
-        and not role_can(role, Perm.REVIEW)
+    if not workspace.may_apply_change(
+        can_edit=True,
+        is_author=_is_author(change_request, actor),
+        can_review=role_can(role, Perm.REVIEW),
     ):
         raise PermissionDenied(
             "Only the author of this change, a reviewer or an admin can apply it."
@@ -687,14 +688,12 @@ def _apply_claimed(cr: ChangeRequest, actor: AbstractBaseUser, request_id: str) 
         )
         return _applied(cr, actor, request_id, result_persona_id=persona_id)
 
-    client = tavus_client_for(cr.workspace)
-    live = persona_fetch(
-        workspace=cr.workspace, persona_id=cr.persona_id, request_id=request_id, client=client
-    ).persona
-    live_redacted = redact(live)
     base = cr.base_document or {}
-
     if cr.kind == ChangeKind.DELETE:
+        live = persona_fetch(
+            workspace=cr.workspace, persona_id=cr.persona_id, request_id=request_id
+        ).persona
+        live_redacted = redact(live)
         changed = _changed_pointers(base, live_redacted)
         if changed:
             return _conflicted(cr, actor, request_id, live_redacted, changed)
@@ -709,32 +708,41 @@ def _apply_claimed(cr: ChangeRequest, actor: AbstractBaseUser, request_id: str) 
         return _applied(cr, actor, request_id)
 
     pointers = sorted(secrets)
-    if not minimal_patch(base, live_redacted):
-        ops = list(cr.ops)
-        note = ""
-    else:
-        rebased = rebase(base, cr.proposed_document or {}, live_redacted)
-        conflicts = [conflict.pointer for conflict in rebased.conflicts]
-        if conflicts:
-            return _conflicted(cr, actor, request_id, live_redacted, conflicts)
-        ops = _with_secret_ops(list(rebased.ops), pointers, live_redacted)
-        note = "The persona had changed elsewhere since this change was made: it was rebased."
-    sent = _restored_ops(ops, secrets, live)
-    if contains_marker(cast(JSON, sent)):
+
+    def finish(ops: list[Op], live: JSONObject, rebased: bool) -> list[Op]:
+        if rebased:  # a diff of two redacted documents misses a changed secret
+            ops = _with_secret_ops(ops, pointers, redact(live))
+        sent = _restored_ops(ops, secrets, live)
+        if contains_marker(cast(JSON, sent)):
+            raise MissingSecret(_MISSING_SECRET)
+        return sent
+
+    try:
+        applied = persona_safe_apply(
+            workspace=cr.workspace,
+            persona_id=cr.persona_id,
+            base=base,
+            proposed=cr.proposed_document or {},
+            actor=actor,
+            request_id=request_id,
+            action="persona.reverted" if cr.kind == ChangeKind.REVERT else "persona.patched",
+            note=cr.title,
+            change_request_id=cr.pk,
+            redacted=True,
+            planned_ops=list(cr.ops),
+            finish_ops=finish,
+        )
+    except MissingSecret:
         return _fail(cr, actor, _MISSING_SECRET, request_id)
-    persona_apply_patch(
-        workspace=cr.workspace,
-        persona_id=cr.persona_id,
-        ops=sent,
-        before=live,
-        actor=actor,
-        request_id=request_id,
-        action="persona.reverted" if cr.kind == ChangeKind.REVERT else "persona.patched",
-        note=cr.title,
-        change_request_id=cr.pk,
-        client=client,
+    if applied.conflicts:
+        pointers_met = [conflict.pointer for conflict in applied.conflicts]
+        return _conflicted(cr, actor, request_id, redact(applied.live), pointers_met)
+    note = (
+        "The persona had changed elsewhere since this change was made: it was rebased."
+        if applied.rebased
+        else ""
     )
-    return _applied(cr, actor, request_id, note=note, ops=ops)
+    return _applied(cr, actor, request_id, note=note, ops=applied.ops)
 
 
 def _applied(

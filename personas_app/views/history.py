@@ -716,7 +716,7 @@ def _render_revert(
 @require_http_methods(["GET", "POST"])
 def persona_revert(request: AppRequest, slug: str, persona_id: str, event_id: int) -> HttpResponse:
     event = _event_or_404(request, persona_id, event_id)
-    if request.method == "POST" and not request.workspace.requires_approval:
+    if request.method == "POST" and not request.workspace.sends_to_review():
         return _revert_apply(request, slug, persona_id, event)
     if request.method == "POST":
         return _revert_propose(request, slug, persona_id, event)

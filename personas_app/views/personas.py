@@ -38,7 +38,7 @@ from ..persona.checks import persona_warnings
 from ..persona.diffs import document_summary, group_changes
 from ..persona.jsontypes import JSONObject, dumps_readable
 from ..persona.legacy import describe_migration, legacy_fields, migrate_legacy
-from ..persona.patching import carry_over, describe_changes, minimal_patch, rebase
+from ..persona.patching import carry_over, describe_changes, minimal_patch
 from ..persona.redaction import redact, redact_ops
 from ..persona.templates import TEMPLATES, template_doc
 from ..services.personas import (
@@ -47,6 +47,7 @@ from ..services.personas import (
     persona_apply_patch,
     persona_fetch,
     persona_listing,
+    persona_safe_apply,
     persona_search,
     replicas_for_picker,
 )
@@ -56,7 +57,7 @@ from ..services.personas import (
 from ..services.personas import (
     persona_delete as persona_delete_service,
 )
-from ..services.workspaces import NoActiveKey, tavus_client_for
+from ..services.workspaces import NoActiveKey
 from ..tavus import TavusError
 
 PAGE_SIZE = 20
@@ -393,7 +394,7 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
         saved = _save_into_change_request(request, change, base=None, doc=doc)
         return saved or render(request, "personas/create.html", context)
     doc, _ = drop_markers(doc)
-    if request.workspace.requires_approval or request.POST.get("submit") == "propose":
+    if request.workspace.sends_to_review(asked=request.POST.get("submit") == "propose"):
         return _propose(
             request,
             kind="create",
@@ -512,7 +513,7 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
     if not context["ops"]:
         messages.info(request, "Nothing changed, so nothing was sent to Tavus.")
         return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
-    if request.workspace.requires_approval or request.POST.get("submit") == "propose":
+    if request.workspace.sends_to_review(asked=request.POST.get("submit") == "propose"):
         return _propose(
             request,
             kind="edit",
@@ -535,37 +536,36 @@ def _apply_edit(
     """Re-read the live persona, rebase the edit onto it, and send the patch (or show a conflict)."""
     slug = request.workspace.slug
     try:
-        client = tavus_client_for(request.workspace)
-        live = client.get_persona(persona_id)
-        result = rebase(base, doc, live)
-        if result.conflicts:
-            merged = carry_over(base, doc, live)
-            editor = PersonaEditor(merged)
-            context.update(_editor_context(request, editor, base_state=pack_state(live)))
-            context.update(_preview_context(live, PersonaEditor(merged, None)))
-            context["editor"] = editor
-            context["conflicts"] = result.conflicts
-            messages.warning(
-                request,
-                "Someone changed this persona while you were editing ("
-                + _conflict_words(result.conflicts)
-                + "). The editor now starts from their version with your values for those fields: "
-                "check the preview and apply again.",
-            )
-            return render(request, "personas/edit.html", context)
-        outcome = persona_apply_patch(
+        applied = persona_safe_apply(
             workspace=request.workspace,
             persona_id=persona_id,
-            ops=result.ops,
-            before=live,
+            base=base,
+            proposed=doc,
             actor=request.user,
             request_id=request.request_id,
-            client=client,
         )
     except (TavusError, NoActiveKey) as exc:
         context["tavus_error"] = tavus_error_message(exc)
         return render(request, "personas/edit.html", context)
-    count = len(result.ops)
+    if applied.conflicts:
+        live = applied.live
+        merged = carry_over(base, doc, live)
+        editor = PersonaEditor(merged)
+        context.update(_editor_context(request, editor, base_state=pack_state(live)))
+        context.update(_preview_context(live, PersonaEditor(merged, None)))
+        context["editor"] = editor
+        context["conflicts"] = applied.conflicts
+        messages.warning(
+            request,
+            "Someone changed this persona while you were editing ("
+            + _conflict_words(applied.conflicts)
+            + "). The editor now starts from their version with your values for those fields: "
+            "check the preview and apply again.",
+        )
+        return render(request, "personas/edit.html", context)
+    outcome = applied.outcome
+    assert outcome is not None
+    count = len(applied.ops)
     if outcome.changed:
         messages.success(
             request, f"Saved: {count} change{'s' if count != 1 else ''} sent to Tavus."
@@ -601,7 +601,7 @@ def persona_migrate_legacy(request: AppRequest, slug: str, persona_id: str) -> H
     )
     if request.method == "GET" or not ops:
         return render(request, "personas/migrate_legacy.html", context)
-    if request.workspace.requires_approval or request.POST.get("submit") == "propose":
+    if request.workspace.sends_to_review(asked=request.POST.get("submit") == "propose"):
         return _propose(
             request,
             kind="edit",
@@ -641,7 +641,7 @@ def persona_delete(request: AppRequest, slug: str, persona_id: str) -> HttpRespo
     if typed.strip() != name:
         context["confirm_error"] = f"Type the persona's name exactly (“{name}”) to delete it."
         return render(request, "personas/delete.html", context)
-    if request.workspace.requires_approval:
+    if request.workspace.sends_to_review():
         return _propose(
             request,
             kind="delete",

@@ -279,7 +279,9 @@ def _allowed(request: AppRequest, change_request: ChangeRequest) -> Allowed:
         )
     except InvalidTransition as exc:
         blocker = str(exc)
-    may_apply = author_or_reviewer if workspace.requires_approval else can_edit
+    may_apply = workspace.may_apply_change(
+        can_edit=can_edit, is_author=is_author, can_review=role_can(role, Perm.REVIEW)
+    )
     if not may_apply and not blocker:
         blocker = "Only the author of this change, a reviewer or an admin can apply it."
     active = not change_request.is_finished and change_request.status != ChangeStatus.APPLYING
