@@ -69,6 +69,14 @@ class AuditEvent(models.Model):
             # Keyset pagination: every listing walks one of these in id order.
             models.Index(fields=["workspace", "-id"], name="audit_ws_id"),
             models.Index(fields=["workspace", "persona_id", "-id"], name="audit_ws_persona_id"),
+            # The last version the dashboard knows of a persona (every live page reads it): a
+            # partial index holding versions only, so the read stays on it whatever the
+            # table's size and statistics.
+            models.Index(
+                fields=["workspace", "persona_id", "-id"],
+                name="audit_ws_persona_version",
+                condition=models.Q(outcome="ok", after__isnull=False),
+            ),
             models.Index(fields=["workspace", "action", "-id"], name="audit_ws_action_id"),
             models.Index(fields=["workspace", "actor_name", "-id"], name="audit_ws_actor_id"),
             # "who" and "what" together: without it, a rare action by a busy actor scans their rows.
