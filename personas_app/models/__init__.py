@@ -5,7 +5,7 @@ from __future__ import annotations
 from .audit import AppendOnlyError, AuditEvent, Outcome
 from .conversations import Conversation
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
-from .workspaces import ApiKey, Membership, Role, Workspace
+from .workspaces import ApiKey, Membership, PersonaLock, Role, Workspace
 
 __all__ = [
     "ApiKey",
@@ -18,6 +18,7 @@ __all__ = [
     "Conversation",
     "Membership",
     "Outcome",
+    "PersonaLock",
     "Review",
     "ReviewDecision",
     "Role",

@@ -125,3 +125,23 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return not self.secret_sealed
+
+
+class PersonaLock(models.Model):
+    """One row per persona that has been changed through the dashboard: applies to the same
+    persona take its row lock (select_for_update) from the live re-read to the recorded result,
+    so they run one after another and each rebases on what the previous one left."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    persona_id = models.CharField("persona id", max_length=64)
+
+    class Meta:
+        ordering = ["workspace", "persona_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "persona_id"], name="personalock_unique_persona"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.persona_id} in {self.workspace}"

@@ -8,16 +8,17 @@ dashboard knows and records a "changed outside the dashboard" version when they 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property, partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
+from django.db import transaction
 
-from ..models import AuditEvent, Outcome, Workspace
+from ..models import AuditEvent, Outcome, PersonaLock, Workspace
 from ..persona.jsontypes import JSONObject, Op
 from ..persona.patching import Conflict, apply_patch, minimal_patch, rebase
 from ..persona.payloads import create_payload
@@ -338,32 +339,49 @@ def persona_safe_apply(
     turns the ops into what is sent (hidden secrets filled in); it may raise MissingSecret.
     """
     client = tavus_client_for(workspace)
-    live = persona_fetch(
-        workspace=workspace, persona_id=persona_id, request_id=request_id, client=client
-    ).persona
-    seen = redact(live) if redacted else live
-    rebased = bool(minimal_patch(base, seen))
-    if planned_ops is not None and not rebased:
-        ops = list(planned_ops)
-    else:
-        result = rebase(base, proposed, seen)
-        if result.conflicts:
-            return SafeApply(live, list(result.conflicts), [], rebased, None)
-        ops = list(result.ops)
-    sent = finish_ops(ops, live, rebased) if finish_ops is not None else ops
-    outcome = persona_apply_patch(
-        workspace=workspace,
-        persona_id=persona_id,
-        ops=sent,
-        before=live,
-        actor=actor,
-        request_id=request_id,
-        action=action,
-        note=note,
-        change_request_id=change_request_id,
-        client=client,
-    )
-    return SafeApply(live, [], sent, rebased, outcome)
+    failure: TavusError | MissingSecret
+    with _persona_serialized(workspace=workspace, persona_id=persona_id):
+        try:
+            live = persona_fetch(
+                workspace=workspace, persona_id=persona_id, request_id=request_id, client=client
+            ).persona
+            seen = redact(live) if redacted else live
+            rebased = bool(minimal_patch(base, seen))
+            if planned_ops is not None and not rebased:
+                ops = list(planned_ops)
+            else:
+                result = rebase(base, proposed, seen)
+                if result.conflicts:
+                    return SafeApply(live, list(result.conflicts), [], rebased, None)
+                ops = list(result.ops)
+            sent = finish_ops(ops, live, rebased) if finish_ops is not None else ops
+            outcome = persona_apply_patch(
+                workspace=workspace,
+                persona_id=persona_id,
+                ops=sent,
+                before=live,
+                actor=actor,
+                request_id=request_id,
+                action=action,
+                note=note,
+                change_request_id=change_request_id,
+                client=client,
+            )
+            return SafeApply(live, [], sent, rebased, outcome)
+        except (TavusError, MissingSecret) as exc:
+            failure = exc  # raised once the transaction has kept the audit records
+    raise failure
+
+
+@contextmanager
+def _persona_serialized(*, workspace: Workspace, persona_id: str) -> Iterator[None]:
+    """Hold the persona's lock row for the block: applies to one persona run one at a time, from
+    the live re-read to the recorded result. (PostgreSQL: a row lock; SQLite serialises every
+    writer already, and its transactions begin IMMEDIATE.)"""
+    with transaction.atomic():
+        lock, _ = PersonaLock.objects.get_or_create(workspace=workspace, persona_id=persona_id)
+        PersonaLock.objects.select_for_update().get(pk=lock.pk)
+        yield
 
 
 def persona_delete(

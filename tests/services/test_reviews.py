@@ -783,6 +783,81 @@ def test_ten_concurrent_applies_send_one_patch(
     assert ChangeRequest.objects.get(pk=cr.pk).status == ChangeStatus.APPLIED
 
 
+def _apply_together(workspace: Workspace, actor: Any, crs: list[ChangeRequest]) -> list[str]:
+    """Apply each change request from its own thread (and database connection), all at once."""
+    start = threading.Barrier(len(crs))
+    outcomes: dict[int, str] = {}
+
+    def press_apply(pk: int) -> None:
+        try:
+            mine = ChangeRequest.objects.select_related("workspace").get(pk=pk)
+            start.wait()
+            outcomes[pk] = service.change_request_apply(change_request=mine, actor=actor).status
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press_apply, args=(cr.pk,)) for cr in crs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return [outcomes.get(cr.pk, "no outcome") for cr in crs]
+
+
+def _setter(pointer_key: str, value: str) -> Any:
+    def change(doc: dict[str, Any]) -> None:
+        doc[pointer_key] = value
+
+    return change
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_changes_of_one_field_applied_at_once_give_one_apply_and_one_conflict(
+    workspace: Workspace, bob: Any, tavus: EmulatorState
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: SQLite serialises writers, so the race cannot happen there.")
+    tavus.set_latency(50)
+    for _ in range(20):
+        persona_id = tavus.put_persona(persona_doc())
+        crs = [
+            _edit(workspace, bob, persona_id, change=_setter("context", "First.")),
+            _edit(workspace, bob, persona_id, change=_setter("context", "Second.")),
+        ]
+
+        outcomes = _apply_together(workspace, bob, crs)
+
+        assert sorted(outcomes) == [ChangeStatus.APPLIED, ChangeStatus.CONFLICT]
+        assert tavus.count("PATCH", f"/v2/personas/{persona_id}") == 1
+        winner = crs[outcomes.index(ChangeStatus.APPLIED)]
+        expected = "First." if winner.pk == crs[0].pk else "Second."
+        assert tavus.personas[persona_id]["context"] == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_changes_of_different_fields_applied_at_once_both_apply(
+    workspace: Workspace, bob: Any, tavus: EmulatorState
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs PostgreSQL: SQLite serialises writers, so the race cannot happen there.")
+    tavus.set_latency(50)
+    for _ in range(20):
+        persona_id = tavus.put_persona(persona_doc())
+        crs = [
+            _edit(workspace, bob, persona_id, change=_setter("context", "New context.")),
+            _edit(workspace, bob, persona_id, change=_setter("persona_name", "New name")),
+        ]
+
+        outcomes = _apply_together(workspace, bob, crs)
+
+        assert outcomes == [ChangeStatus.APPLIED, ChangeStatus.APPLIED]
+        assert tavus.count("PATCH", f"/v2/personas/{persona_id}") == 2
+        live = tavus.personas[persona_id]
+        assert (live["context"], live["persona_name"]) == ("New context.", "New name")
+
+
 # -- Secrets ------------------------------------------------------------------------------------
 
 
