@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.client import LeanClient  # noqa: E402
 from bench.replay import _free_port  # noqa: E402
-from bench.run import LeanClient, _production_env, _wait_until, gunicorn_command  # noqa: E402
+from bench.run import _production_env, _wait_until, gunicorn_command  # noqa: E402
 
 
 def _serve_emulator(info_path: str, port: int, latency_ms: int) -> None:

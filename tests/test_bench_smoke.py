@@ -17,10 +17,10 @@ import requests
 from personas_app.devtools.emulator import STATS_PATH, EmulatorState, RunningEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
+LIVE = {"persona_list", "persona_detail", "persona_edit"}
 ITEMS = {
-    "persona_list",
-    "persona_detail",
-    "persona_edit",
+    *LIVE,
+    *(f"{name}_changed" for name in LIVE),
     "patch_preview",
     "create_preview",
     "persona_history",
@@ -66,15 +66,23 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
             sys.executable,
             "bench/run.py",
             "--requests",
-            "2",
+            "4",
             "--warmup",
             "1",
+            "--rounds",
+            "2",
             "--audit-rows",
-            "600",
+            "1000",
             "--audit-personas",
             "20",
+            "--persona-versions",
+            "5",
             "--latency-ms",
             "5",
+            "--concurrency-sessions",
+            "4",
+            "--concurrency-seconds",
+            "2",
             "--output",
             str(output),
         ],
@@ -82,7 +90,7 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
 
@@ -92,13 +100,28 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
     assert set(results["items"]) >= ITEMS
     for item in results["items"].values():
         assert {"p50_ms", "p95_ms", "upstream_requests_per_request"} <= set(item)
-    assert results["items"]["persona_detail"]["upstream_requests_per_request"] == 1
+    for name in LIVE | {f"{name}_changed" for name in LIVE}:
+        item = results["items"][name]
+        # One call to Tavus per page: the bench's own requests (outside edits, the API alone)
+        # are not counted.
+        assert item["upstream_requests_per_request"] == 1, name
+        assert {"own_p50_ms", "own_p95_ms", "api_p50_ms", "api_p95_ms"} <= set(item)
     assert results["items"]["patch_preview"]["upstream_requests_per_request"] == 0
     assert results["items"]["audit_first"]["upstream_requests_per_request"] == 0
+    assert "own_p50_ms" not in results["items"]["audit_first"]
+    assert set(results["api_alone"]) >= {"p50_ms", "p95_ms"}
     assert 0 < results["patch_bytes_ratio"] < 1
     assert set(results["edit_own_ms"]) == {"10", "50", "200"}
+    assert results["persona_versions"] == 5
+    concurrency = results["concurrency"]
+    assert set(concurrency) >= {"sessions", "instances", "requests_per_s", "own_p95_ms", "errors"}
+    assert (concurrency["sessions"], concurrency["instances"]) == (4, 2)
+    assert concurrency["requests"] > 0
+    assert concurrency["errors"] == 0, concurrency["error_examples"]
     assert {"cores", "cpu_model", "python"} <= set(results["machine"])
     assert "Targets:" in completed.stdout
+    # The withdrawn targets: live page p50 <= 1.10 x L, and p50 minus the API's.
+    assert not any(name.endswith((".p50", ".added")) for name in results["targets"])
     assert set(bench_var.glob("*")) == before  # its database and logs are gone
 
 
@@ -106,7 +129,7 @@ def test_the_bench_client_reads_every_way_an_answer_can_end_and_keeps_cookies() 
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from bench.run import LeanClient
+    from bench.client import LeanClient
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
