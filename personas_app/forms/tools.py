@@ -16,6 +16,7 @@ from typing import Any
 
 from ..persona.jsontypes import JSON, JSONObject, clone
 from ..persona.redaction import SECRET_MARKER
+from ..persona.safety import UnsafeJSON, loads_checked
 
 PARAM_TYPES = ("string", "number", "integer", "boolean", "array", "object")
 _ROW_KEYS = {"type", "description", "enum"}
@@ -28,6 +29,11 @@ class ParamRow:
     description: str = ""
     enum: str = ""
     required: bool = False
+
+
+def _json_error(exc: ValueError) -> str:
+    """What is wrong with JSON text a person typed, in their words."""
+    return str(exc) if isinstance(exc, UnsafeJSON) else f"This is not valid JSON ({exc})."
 
 
 def _rows_from_parameters(parameters: JSON) -> list[ParamRow] | None:
@@ -100,7 +106,7 @@ class ToolState:
         value = self.value
         if value is None:
             try:
-                value = json.loads(self.json_text)
+                value = loads_checked(self.json_text)
             except ValueError:
                 return {}
         function = value.get("function") if isinstance(value, dict) else None
@@ -244,9 +250,9 @@ class ToolsEditor:
         if tool.mode == "rows":
             return
         try:
-            value = tool.value if tool.value is not None else json.loads(tool.json_text)
+            value = tool.value if tool.value is not None else loads_checked(tool.json_text)
         except ValueError as exc:
-            tool.mode, tool.errors = "json", [f"This is not valid JSON ({exc}). Fix it first."]
+            tool.mode, tool.errors = "json", [f"{_json_error(exc)} Fix it first."]
             return
         function = value.get("function") if isinstance(value, dict) else None
         rows = (
@@ -286,9 +292,9 @@ class ToolsEditor:
             if tool.value is not None:
                 return tool.value  # type: ignore[return-value]
             try:
-                value = json.loads(tool.json_text)
+                value = loads_checked(tool.json_text)
             except ValueError as exc:
-                tool.errors.append(f"This is not valid JSON ({exc}).")
+                tool.errors.append(_json_error(exc))
                 return None
             if not isinstance(value, dict):
                 tool.errors.append("A tool must be a JSON object.")
@@ -423,7 +429,7 @@ class KeyValueRows:
                 result[key] = old
                 continue
             try:
-                result[key] = json.loads(text) if text.strip() else ""
+                result[key] = loads_checked(text) if text.strip() else ""
             except ValueError:
                 result[key] = text
         return result

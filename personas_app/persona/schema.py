@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import validator_for
 
 from .jsontypes import JSON, JSONObject, to_pointer
+from .safety import unsafe_values
 
 __all__ = [
     "TOOL_LIST_PATHS",
@@ -544,6 +545,7 @@ def persona_problems(
         elif key in validators:
             found += _errors(validators[key], value, (key,))
     found.extend(_system_prompt_problems(doc))
+    found.extend(Problem(path, message) for path, message in unsafe_values(doc))
     return sorted_problems(found)
 
 

@@ -23,6 +23,7 @@ from ..persona.jsontypes import JSONObject, Op
 from ..persona.patching import Conflict, apply_patch, minimal_patch, rebase
 from ..persona.payloads import create_payload
 from ..persona.redaction import redact
+from ..persona.safety import storable
 from ..tavus import TavusClient, TavusError
 from .audit import audit_record
 from .workspaces import tavus_client_for
@@ -124,7 +125,7 @@ def persona_fetch(
 ) -> Fetched:
     """GET one persona (one upstream request) and note any change made outside the dashboard."""
     client = client or tavus_client_for(workspace)
-    persona = client.get_persona(persona_id)
+    persona = _read_persona(client, persona_id)
     event = persona_observe(workspace=workspace, persona=persona, request_id=request_id)
     return Fetched(persona=persona, outside_change=_outside(event))
 
@@ -134,13 +135,23 @@ def _outside(event: AuditEvent | None) -> AuditEvent | None:
     return event if event is not None and event.action == "persona.changed_outside" else None
 
 
+def _read_persona(client: TavusClient, persona_id: str) -> JSONObject:
+    """GET one persona, with any value the dashboard could not store or show replaced
+    (persona.safety.storable): a persona given one through the Tavus API still opens."""
+    persona = storable(client.get_persona(persona_id))
+    assert isinstance(persona, dict)
+    return persona
+
+
 def persona_listing(
     *, workspace: Workspace, page: int, limit: int, persona_type: str
 ) -> JSONObject:
     """One page of the workspace's personas, as Tavus lists them (one upstream request)."""
-    return tavus_client_for(workspace).list_personas(
-        page=page, limit=limit, persona_type=persona_type
+    listing = storable(
+        tavus_client_for(workspace).list_personas(page=page, limit=limit, persona_type=persona_type)
     )
+    assert isinstance(listing, dict)
+    return listing
 
 
 _SEARCH_PAGE_LIMIT = 100
@@ -159,8 +170,8 @@ def persona_search(
     found: list[JSONObject] = []
     needle = query.casefold()
     for page in range(1, _SEARCH_MAX_PAGES + 1):
-        data = client.list_personas(
-            page=page, limit=_SEARCH_PAGE_LIMIT, persona_type=persona_type
+        data = storable(
+            client.list_personas(page=page, limit=_SEARCH_PAGE_LIMIT, persona_type=persona_type)
         ).get("data", [])
         assert isinstance(data, list)
         found += [
@@ -228,7 +239,7 @@ def persona_create(
     persona_id = str(created.get("persona_id", ""))
     after: JSONObject = {**payload, **created}
     with suppress(TavusError):  # the create succeeded; the snapshot falls back to what was sent
-        after = client.get_persona(persona_id)
+        after = _read_persona(client, persona_id)
     record(
         persona_id=persona_id,
         persona_name=_name(after),
@@ -280,7 +291,7 @@ def persona_apply_patch(
         record(persona_name=_name(before), payload=ops, before=before, error=exc)
         raise
     try:
-        after = client.get_persona(persona_id)
+        after = _read_persona(client, persona_id)
     except TavusError:
         after = apply_patch(copy.deepcopy(before), ops)
     record(

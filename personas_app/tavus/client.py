@@ -138,7 +138,7 @@ class _Reply:
             return None
         try:
             parsed: JSON = json.loads(self.text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python can parse
             raise TavusUnavailable(
                 f"{self.method} {self.path} -> {self.status}: answer is not JSON",
                 reason="bad_response",

@@ -40,6 +40,7 @@ from ..persona.jsontypes import JSONObject, dumps_readable
 from ..persona.legacy import describe_migration, legacy_fields, migrate_legacy
 from ..persona.patching import carry_over, describe_changes, minimal_patch
 from ..persona.redaction import redact, redact_ops
+from ..persona.safety import UnsafeJSON, loads_checked
 from ..persona.templates import TEMPLATES, template_doc
 from ..services.personas import (
     Fetched,
@@ -337,8 +338,10 @@ def _parse_import(request: AppRequest) -> tuple[JSONObject | None, str]:
     if not text.strip():
         return None, "Paste a persona's JSON or choose a .json file."
     try:
-        value = json.loads(text)
-    except ValueError as exc:
+        value = loads_checked(text)
+    except UnsafeJSON as exc:
+        return None, f"This JSON cannot be imported: {exc}"
+    except json.JSONDecodeError as exc:
         return None, f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
     if isinstance(value, dict) and isinstance(value.get("data"), list) and value["data"]:
         value = value["data"][0]  # the shape Tavus's GET answers with
