@@ -336,6 +336,25 @@ def test_typing_a_new_secret_sends_it_but_the_preview_masks_it(
     assert "sk-new-key-999" not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
 
+def test_typed_secret_is_not_rendered_back_when_the_editor_shows_errors(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = persona_doc()
+    doc["layers"]["llm"].update(base_url="https://llm.example.com/v1", api_key="sk-old-key-000")
+    persona_id = tavus.put_persona(doc)
+    data = with_values(
+        _open_editor(bob_client, persona_id),
+        {"llm-api_key": "sk-typed-key-777", "identity-system_prompt": "", "submit": "apply"},
+    )
+
+    body = bob_client.post(f"/w/acme/personas/{persona_id}/edit/", data).content.decode()
+
+    assert 'class="field field-error" id="wrap-id_identity-system_prompt"' in body
+    assert "sk-typed-key-777" not in body and "sk-old-key-000" not in body
+    assert form_data(body)["llm-api_key"] == ""
+    assert _patches(tavus) == []
+
+
 def test_tool_edit_as_json_round_trips_to_rows(
     bob_client: Any, workspace: Any, tavus: EmulatorState
 ) -> None:
