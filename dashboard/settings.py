@@ -170,8 +170,14 @@ SESSION_ENGINE = (
 
 # --- Tavus -----------------------------------------------------------------------------------------
 TAVUS_API_BASE_URL = os.environ.get("TAVUS_API_BASE_URL", "https://tavusapi.com").rstrip("/")
+# How long a page waits for Tavus. A read timeout is never retried, so a hanging Tavus costs a page
+# one TAVUS_TIMEOUT_READ; fast failures (no connection, 429/502/503/504) are tried again up to
+# TAVUS_RETRIES times, waiting at most TAVUS_RETRY_WAIT_MAX seconds each (Retry-After included).
+# Writes are tried again only when the connection could not be made (nothing was sent).
 TAVUS_TIMEOUT_CONNECT = float(os.environ.get("TAVUS_TIMEOUT_CONNECT", "3.05"))
-TAVUS_TIMEOUT_READ = float(os.environ.get("TAVUS_TIMEOUT_READ", "15"))
+TAVUS_TIMEOUT_READ = float(os.environ.get("TAVUS_TIMEOUT_READ", "10"))
+TAVUS_RETRIES = env_int("TAVUS_RETRIES", 2)
+TAVUS_RETRY_WAIT_MAX = float(os.environ.get("TAVUS_RETRY_WAIT_MAX", "2"))
 # How long replica and document pickers are cached per workspace (seconds).
 TAVUS_PICKER_CACHE_SECONDS = env_int("TAVUS_PICKER_CACHE_SECONDS", 120)
 

@@ -580,12 +580,14 @@ class _Failure:
     body: JSONObject | None
     methods: frozenset[str] | None
     raw_body: str | None = None
+    after_handling: bool = False
 
 
 @dataclass
 class _Hang:
     remaining: int
     seconds: float
+    methods: frozenset[str] | None = None
 
 
 GetOneShape = Literal["wrapped", "flat"]
@@ -622,6 +624,7 @@ class EmulatorState:
             self._failures: list[_Failure] = []
             self._hangs: list[_Hang] = []
             self._log: deque[LoggedRequest] = deque(maxlen=_LOG_LIMIT)
+            self._arrived = 0
 
     # -- Knobs --
 
@@ -639,20 +642,27 @@ class EmulatorState:
         body: JSONObject | None = None,
         methods: set[str] | None = None,
         raw_body: str | None = None,
+        after_handling: bool = False,
     ) -> None:
         """Answer the next `count` matching requests with `status`, before touching any data.
 
         The body is `body`, else {"message": "Injected failure"}; `raw_body` sends that text
         as text/html instead, like a proxy's error page. `methods` limits which requests match.
+        `after_handling`: the request is carried out first and only its answer is replaced, as
+        when a gateway loses Tavus's answer to a write that Tavus did save.
         """
         with self._lock:
             allowed = frozenset(m.upper() for m in methods) if methods else None
-            self._failures.append(_Failure(count, status, retry_after, body, allowed, raw_body))
+            self._failures.append(
+                _Failure(count, status, retry_after, body, allowed, raw_body, after_handling)
+            )
 
-    def hang_next(self, count: int, seconds: float) -> None:
-        """Make the next `count` requests wait `seconds` before being handled."""
+    def hang_next(self, count: int, seconds: float, *, methods: set[str] | None = None) -> None:
+        """Make the next `count` requests (of `methods`, when given) wait `seconds` before being
+        handled."""
         with self._lock:
-            self._hangs.append(_Hang(count, seconds))
+            allowed = frozenset(m.upper() for m in methods) if methods else None
+            self._hangs.append(_Hang(count, seconds, allowed))
 
     # -- Request log --
 
@@ -660,6 +670,12 @@ class EmulatorState:
     def requests(self) -> list[LoggedRequest]:
         with self._lock:
             return list(self._log)
+
+    def arrived(self) -> int:
+        """How many requests have arrived, answered or not (a hung one is logged only once it
+        has been answered; it counts here as soon as it arrives)."""
+        with self._lock:
+            return self._arrived
 
     def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
         with self._lock:
@@ -717,12 +733,15 @@ class EmulatorState:
     def _begin(self, method: str) -> tuple[int, float, float, _Failure | None]:
         """Take this request's share of the knobs: generation, latency, hang and failure."""
         with self._lock:
+            self._arrived += 1
             hang = 0.0
-            if self._hangs:
-                self._hangs[0].remaining -= 1
-                hang = self._hangs[0].seconds
-                if self._hangs[0].remaining <= 0:
-                    self._hangs.pop(0)
+            for rule in self._hangs:
+                if rule.methods is None or method in rule.methods:
+                    rule.remaining -= 1
+                    hang = rule.seconds
+                    if rule.remaining <= 0:
+                        self._hangs.remove(rule)
+                    break
             failure = None
             for rule in self._failures:
                 if rule.methods is None or method in rule.methods:
@@ -1255,7 +1274,7 @@ def make_app(state: EmulatorState) -> WSGIApplication:
         # Sleeps happen outside the lock so a slow request never blocks the others.
         if latency or hang:
             time.sleep(latency + hang)
-        if failure is not None:
+        if failure is not None and not failure.after_handling:
             answer = _failure_answer(failure)
         else:
             with state._lock:
@@ -1265,6 +1284,8 @@ def make_app(state: EmulatorState) -> WSGIApplication:
                     )
                 else:
                     answer = _dispatch(state, call, environ.get("HTTP_X_API_KEY"))
+            if failure is not None:
+                answer = _failure_answer(failure)
         state._record(
             generation,
             LoggedRequest(

@@ -19,12 +19,12 @@ from django.core.cache import cache
 from django.db import transaction
 
 from ..models import AuditEvent, Outcome, PersonaLock, Workspace
-from ..persona.jsontypes import JSONObject, Op
+from ..persona.jsontypes import JSONObject, Op, from_pointer, lookup
 from ..persona.patching import Conflict, apply_patch, minimal_patch, rebase
 from ..persona.payloads import create_payload
 from ..persona.redaction import redact
 from ..persona.safety import storable
-from ..tavus import TavusClient, TavusError
+from ..tavus import TavusAnswerLost, TavusClient, TavusError
 from .audit import audit_record
 from .workspaces import tavus_client_for
 
@@ -288,8 +288,26 @@ def persona_apply_patch(
     try:
         changed = client.patch_persona(persona_id, ops)
     except TavusError as exc:
-        record(persona_name=_name(before), payload=ops, before=before, error=exc)
-        raise
+        if not exc.answer_lost:
+            record(persona_name=_name(before), payload=ops, before=before, error=exc)
+            raise
+        # The PATCH may have reached Tavus: read the persona back to tell what it holds.
+        saved, live = _read_back(client, persona_id, before, ops, answered=exc.status is not None)
+        if not saved:
+            lost = TavusAnswerLost(exc, saved=saved)
+            record(persona_name=_name(before), payload=ops, before=before, error=lost)
+            raise lost from exc
+        assert live is not None
+        record(
+            persona_name=_name(live),
+            payload=ops,
+            before=before,
+            after=live,
+            note=f"{note} (Tavus's answer was lost; reading the persona back showed it saved.)"
+            if note
+            else "Tavus's answer was lost; reading the persona back showed the change saved.",
+        )
+        return PatchOutcome(changed=True, persona=live)
     try:
         after = _read_persona(client, persona_id)
     except TavusError:
@@ -393,6 +411,26 @@ def _persona_serialized(*, workspace: Workspace, persona_id: str) -> Iterator[No
         lock, _ = PersonaLock.objects.get_or_create(workspace=workspace, persona_id=persona_id)
         PersonaLock.objects.select_for_update().get(pk=lock.pk)
         yield
+
+
+def _read_back(
+    client: TavusClient, persona_id: str, before: JSONObject, ops: list[Op], *, answered: bool
+) -> tuple[bool | None, JSONObject | None]:
+    """(saved, the persona read back) after a PATCH whose answer was lost: True when every
+    field the ops touch holds what they set; False when every one still holds what it held
+    before and Tavus did answer (a 5xx: the request is over); None when it cannot be told
+    (mixed, the persona could not be read, or no answer came: the PATCH may still land)."""
+    try:
+        live = _read_persona(client, persona_id)
+    except TavusError:
+        return None, None
+    expected = apply_patch(copy.deepcopy(before), ops)
+    places = [from_pointer(str(op.get("path", ""))) for op in ops]
+    if all(lookup(live, place) == lookup(expected, place) for place in places):
+        return True, live
+    if answered and all(lookup(live, place) == lookup(before, place) for place in places):
+        return False, live
+    return None, live
 
 
 def persona_delete(

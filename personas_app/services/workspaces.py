@@ -61,6 +61,8 @@ def tavus_client_for(workspace: Workspace) -> TavusClient:
         secret,
         workspace.base_url,
         timeout=(settings.TAVUS_TIMEOUT_CONNECT, settings.TAVUS_TIMEOUT_READ),
+        max_retries=settings.TAVUS_RETRIES,
+        max_retry_after=settings.TAVUS_RETRY_WAIT_MAX,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .client import TavusClient
 from .errors import (
+    TavusAnswerLost,
     TavusAuthError,
     TavusBadRequest,
     TavusConcurrencyLimit,
@@ -18,6 +19,7 @@ from .errors import (
 )
 
 __all__ = [
+    "TavusAnswerLost",
     "TavusAuthError",
     "TavusBadRequest",
     "TavusClient",

@@ -10,8 +10,10 @@ Every client of the process shares one `requests.Session` (per retry policy), wh
 its own key), and a session per client would open a new connection, with its TCP and TLS
 handshakes, for every page. The retry policy is urllib3's `Retry`, set on the adapter:
 
-- GETs are retried with exponential backoff on connection errors, read errors, and 429/502/503/504
-  answers (429 and 503 wait for `Retry-After`, capped at `max_retry_after`);
+- GETs are retried with exponential backoff on fast failures: a connection that could not be
+  made, and 429/502/503/504 answers (429 and 503 wait for `Retry-After`, capped at
+  `max_retry_after`). A read timeout or a connection cut after the request left is not retried:
+  a hanging Tavus costs a page one read timeout, not one per attempt;
 - writes (POST, PATCH, DELETE) are tried again only when the connection could not be made, so
   nothing was sent; once a write has left, its answer (or its failure) is final;
 - connect and read timeouts are always set; proxies and CA bundles come from the environment
@@ -92,11 +94,11 @@ def shared_session(max_retries: int, backoff: float, max_retry_after: float) -> 
     retry = _Retry(
         total=max_retries,
         connect=max_retries,
-        read=max_retries,
+        read=0,
         status=max_retries,
         other=0,
         redirect=0,
-        allowed_methods=frozenset({"GET"}),  # reads and statuses; connect errors: every method
+        allowed_methods=frozenset({"GET"}),  # statuses; connect errors: every method (not sent)
         status_forcelist=_RETRY_STATUSES,
         backoff_factor=backoff,
         backoff_max=max_retry_after,
@@ -207,6 +209,8 @@ def _connection_reason(exc: BaseException) -> UnavailableReason:
 
 
 def _resource_from_path(path: str) -> str:
+    """What a 404 on `path` is about: the item its id names, or, for an address without an id
+    (a list, a create), the address itself ("persona list", ...)."""
     for prefix, noun in (
         ("/v2/personas", "persona"),
         ("/v2/conversations", "conversation"),
@@ -214,8 +218,8 @@ def _resource_from_path(path: str) -> str:
         ("/v2/documents", "document"),
     ):
         if path.startswith(prefix):
-            return noun
-    return "item"
+            return noun if path[len(prefix) :].strip("/") else f"{noun} list"
+    return "address"
 
 
 def _listing(body: JSONObject) -> JSONObject:

@@ -61,6 +61,13 @@ class TavusError(Exception):
         return (self.method or "").upper() in _WRITE_METHODS
 
     @property
+    def answer_lost(self) -> bool:
+        """A write that may have reached Tavus, whose answer never arrived in a usable form (a
+        5xx, a cut or unreadable body, a timeout, a dropped connection): only reading the item
+        back tells whether Tavus saved it."""
+        return False
+
+    @property
     def user_message(self) -> str:
         status = f" (HTTP {self.status})" if self.status is not None else ""
         said = f" Tavus said: {self.tavus_message}" if self.tavus_message else ""
@@ -95,7 +102,22 @@ class TavusNotFound(TavusError):
 
     @property
     def user_message(self) -> str:
+        if self.resource in _ADDRESSES:
+            return (
+                f"Tavus answered “not found” at {_ADDRESSES[self.resource]}: the Tavus address "
+                "in the workspace settings may be wrong."
+            )
         return f"This {self.resource} no longer exists on Tavus (it may have been deleted)."
+
+
+# What was asked, for a 404 on an address that names no item: the address itself is wrong.
+_ADDRESSES: dict[str, str] = {
+    "persona list": "its address for personas",
+    "conversation list": "its address for conversations",
+    "replica list": "its address for replicas",
+    "document list": "its address for documents",
+    "address": "the address asked",
+}
 
 
 class TavusBadRequest(TavusError):
@@ -183,7 +205,7 @@ _UNAVAILABLE_TEXT: dict[str, str] = {
 }
 
 # When the request may already have reached Tavus, a write may have been applied.
-_MAYBE_APPLIED = frozenset({"read_timeout", "reset", "server_error", "bad_response"})
+_MAYBE_APPLIED = frozenset({"read_timeout", "reset", "server_error", "bad_response", "connection"})
 
 
 class TavusUnavailable(TavusError):
@@ -205,6 +227,38 @@ class TavusUnavailable(TavusError):
     def user_message(self) -> str:
         status = f" (HTTP {self.status})" if self.status is not None else ""
         text = _UNAVAILABLE_TEXT[self.reason].format(status=status)
-        if self.is_write and self.reason in _MAYBE_APPLIED:
+        if self.answer_lost:
             text += " The change may still have been saved: reload the page before trying again."
         return text
+
+    @property
+    def answer_lost(self) -> bool:
+        return self.is_write and self.reason in _MAYBE_APPLIED
+
+
+class TavusAnswerLost(TavusError):
+    """A write whose answer was lost (see TavusError.answer_lost), after the item was read back:
+    `saved` is False when Tavus does not hold the change, None when it could not be told."""
+
+    def __init__(self, cause: TavusError, *, saved: bool | None) -> None:
+        super().__init__(
+            f"{cause} (read back: {'not saved' if saved is False else 'unknown'})",
+            status=cause.status,
+            tavus_message=cause.tavus_message,
+            method=cause.method,
+        )
+        self.saved = saved
+
+    @property
+    def user_message(self) -> str:
+        if self.saved is False:
+            status = f" (HTTP {self.status})" if self.status is not None else ""
+            return (
+                f"Tavus did not save this change: it answered with an error{status}, and "
+                "reading the persona back shows it unchanged. You can try again."
+            )
+        return (
+            "It is not known whether Tavus saved this change: its answer was lost and the "
+            "persona could not be read back. Open the persona to check. Trying again is safe: "
+            "it starts from what Tavus holds, so a change already saved is not sent twice."
+        )

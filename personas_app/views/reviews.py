@@ -623,8 +623,7 @@ def review_apply(request: AppRequest, slug: str, cr_id: int) -> HttpResponse:
     return _after_write(
         request,
         change_request,
-        error="Tavus did not accept this change, so it was not applied: "
-        f"{change_request.last_error} Nothing was lost; you can apply it again.",
+        error=f"{change_request.last_error} Nothing in this change request was lost.",
     )
 
 

@@ -549,7 +549,7 @@ def test_tavus_unreachable_at_apply_shows_a_message_and_keeps_the_change(
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "Nothing was lost" in page
+    assert "Nothing in this change request was lost" in page
     assert "Try applying again" in page
     cr.refresh_from_db()
     assert cr.status == ChangeStatus.FAILED
