@@ -634,6 +634,10 @@ def persona_migrate_legacy(request: AppRequest, slug: str, persona_id: str) -> H
 def persona_delete(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
     persona, context = _persona_page(request, persona_id)
     if persona is None:
+        if request.method == "POST":  # the form stays, with what was typed, to try again
+            context.update(show_form=True, typed=request.POST.get("confirm_name", ""))
+        else:
+            context["tavus_reading"] = True
         return render(request, "personas/delete.html", context)
     name = _persona_name(persona)
     context.update(persona_name=name, requires_approval=request.workspace.requires_approval)

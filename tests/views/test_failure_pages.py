@@ -139,3 +139,20 @@ def test_a_404_is_described_by_what_was_asked(
     page = bob_client.get(url).content.decode()
 
     assert said in page
+
+
+def test_delete_keeps_the_form_and_the_typed_name_when_the_re_read_fails(
+    alice_client: Any, workspace: Workspace, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc(persona_name="Front desk"))
+    tavus.fail_next(5, 503, methods={"GET"})
+
+    response = alice_client.post(
+        f"/w/acme/personas/{persona_id}/delete/", {"confirm_name": "Front desk"}
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="confirm_name" value="Front desk"' in page
+    assert "Nothing you typed was lost" in page
+    assert persona_id in tavus.personas  # nothing was deleted
