@@ -366,6 +366,7 @@ def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
         workspace.base_url,
         timeout=(settings.TAVUS_TIMEOUT_CONNECT, settings.TAVUS_TIMEOUT_READ),
         max_retries=1,
+        max_retry_after=settings.TAVUS_RETRY_WAIT_MAX,
     )
     try:
         client.list_personas(limit=1)
