@@ -253,7 +253,8 @@ def _concurrency_lines(conc: dict[str, Any]) -> list[str]:
         "",
         f"Concurrency: {conc['sessions']} sessions, {conc['instances']} gunicorn instances, "
         f"{conc['database']}, {conc['cache']} cache, {conc['seconds']} s: "
-        f"{conc['requests_per_s']} requests/s, {conc['errors']} errors, "
+        f"{conc['requests_per_s']} requests/s, {conc['errors']} errors "
+        f"({conc['retried_on_a_new_connection']} requests sent again on a new connection), "
         f"own p95 {conc['own_p95_ms']} ms (worst page: {conc['worst_page']})",
         f"  {'page':<20}{'requests':>9}{'errors':>7}{'p50':>8}{'p95':>8}{'own p95':>9}"
         f"{'single':>8}{'ratio':>7}",
