@@ -180,6 +180,21 @@ TAVUS_RETRIES = env_int("TAVUS_RETRIES", 2)
 TAVUS_RETRY_WAIT_MAX = float(os.environ.get("TAVUS_RETRY_WAIT_MAX", "2"))
 # How long replica and document pickers are cached per workspace (seconds).
 TAVUS_PICKER_CACHE_SECONDS = env_int("TAVUS_PICKER_CACHE_SECONDS", 120)
+# The Tavus API addresses a workspace may use (comma-separated). Any other address is refused in
+# the workspace settings, and no key is ever sent to it. In DEBUG the local emulator's loopback
+# addresses are allowed too (`make run`, tests).
+TAVUS_ALLOWED_BASE_URLS = [
+    url.rstrip("/")
+    for url in env_list("TAVUS_ALLOWED_BASE_URLS", [TAVUS_API_BASE_URL])
+]
+TAVUS_ALLOW_LOOPBACK = env_bool("TAVUS_ALLOW_LOOPBACK", DEBUG)
+
+# The editor's state (the persona a page started from, secrets masked, signed) is refused after
+# this many hours, on another page, or for another user.
+EDITOR_STATE_MAX_AGE_HOURS = env_int("EDITOR_STATE_MAX_AGE_HOURS", 12)
+EDITOR_STATE_MAX_BYTES = env_int("EDITOR_STATE_MAX_BYTES", 1_000_000)
+# The largest persona JSON a person may import (a file or pasted text), in bytes.
+MAX_IMPORT_BYTES = env_int("MAX_IMPORT_BYTES", 2 * 1024 * 1024)
 
 
 def _dev_encryption_key(secret: str) -> str:

@@ -1,21 +1,24 @@
 """The persona editor's plumbing shared by create and edit: state tokens, composing layer forms into a
 document, splitting typed secrets out of a document, and placing schema problems next to fields.
 
-The document an editor started from travels in the form as an encrypted token (crypto.seal_bytes of
-compressed JSON), so previews need no Tavus call and no server-side session, and the page holds no
-secret in clear text.
+The document an editor started from travels in the form as a signed token (pack_state), so
+previews need no Tavus call and no server-side session. It holds no secret, sealed or not: they
+are masked, and filled from the live persona (or the change request) when the change is sent. The
+token is bound to the workspace, the persona ("new" on the create page) and the user, and expires.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from .crypto import DecryptionError, seal_bytes, unseal_bytes
+from django.conf import settings
+from django.core import signing
+
 from .persona.jsontypes import JSON, JSONObject, clone, dumps_readable
-from .persona.payloads import dumps_line_pruned, payload_outline
+from .persona.payloads import create_payload
 from .persona.redaction import SECRET_MARKER, redact, secret_paths_present
 from .persona.schema import Problem
 
@@ -26,40 +29,53 @@ class EditorStateError(Exception):
     """The editor's hidden state is missing or unreadable."""
 
 
-def pack_state(doc: JSONObject) -> str:
-    raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-    return seal_bytes(zlib.compress(raw, 6))
+@dataclass(frozen=True)
+class EditorPlace:
+    """Where an editor page belongs: its state is refused anywhere else."""
+
+    workspace_id: int
+    persona_id: str  # "new" on the create page
+    user_id: int
+
+    def key(self) -> list[object]:
+        return [self.workspace_id, self.persona_id, self.user_id]
 
 
-def _inflate(data: bytes) -> bytes:
-    """zlib.decompress(data) without zlib's Adler-32 check: Fernet has already authenticated
-    these bytes (HMAC-SHA256), so the checksum is a second pass over the document that can find
-    nothing wrong. Anything but the stream pack_state writes goes to zlib.decompress."""
-    header_ok = (
-        len(data) > 6
-        and data[0] == 0x78
-        and not data[1] & 0x20
-        and not ((data[0] << 8 | data[1]) % 31)
-    )
-    if not header_ok:
-        return zlib.decompress(data)
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate: the 2-byte header skipped
-    inflated = inflater.decompress(data[2:])
-    if not inflater.eof:
-        raise zlib.error("The compressed editor state is incomplete.")
-    return inflated
+_SALT = "persona-studio.editor-state"
 
 
-def unpack_state(token: str) -> JSONObject:
+def pack_state(doc: JSONObject, place: EditorPlace) -> str:
+    """The document an editor starts from, for the page's hidden field: secrets masked (they
+    never travel to the browser, sealed or not), signed, compressed, bound to `place` and dated
+    (Django's signing)."""
+    return signing.dumps({"at": place.key(), "doc": redact(doc)}, salt=_SALT, compress=True)
+
+
+def unpack_state(token: str, place: EditorPlace) -> JSONObject:
+    """The document pack_state packed for `place`; EditorStateError with a plain message for a
+    missing, altered, too large or expired state, or one from another page."""
     if not token:
         raise EditorStateError("The editor lost its starting point. Reload the page.")
+    if len(token) > settings.EDITOR_STATE_MAX_BYTES:
+        raise EditorStateError("The editor's saved state is too large. Reload the page.")
     try:
-        doc = json.loads(_inflate(unseal_bytes(token)))
-    except (DecryptionError, zlib.error, ValueError) as exc:
+        state = signing.loads(token, salt=_SALT, max_age=settings.EDITOR_STATE_MAX_AGE_HOURS * 3600)
+    except signing.SignatureExpired:
         raise EditorStateError(
-            "The editor's saved state could not be read (the server's keys may have changed). "
+            f"This editor page is more than {settings.EDITOR_STATE_MAX_AGE_HOURS} hours old. "
             "Reload the page to start from the current persona."
-        ) from exc
+        ) from None
+    except (signing.BadSignature, ValueError, zlib.error):
+        raise EditorStateError(
+            "The editor's saved state could not be read. "
+            "Reload the page to start from the current persona."
+        ) from None
+    if not isinstance(state, dict) or state.get("at") != place.key():
+        raise EditorStateError(
+            "This editor state belongs to another page (another persona, workspace or person). "
+            "Reload the page. Nothing was sent."
+        )
+    doc = state.get("doc")
     if not isinstance(doc, dict):
         raise EditorStateError("The editor's saved state is not a persona.")
     return doc
@@ -126,21 +142,15 @@ def drop_markers(doc: JSONObject) -> tuple[JSONObject, list[str]]:
     return result, dropped
 
 
-# Levels the create preview indents. Secrets sit at most 4 levels deep (/layers/llm/headers/X), so
-# everything drop_markers() and redact() look at is pruned in the payload outline.
+# Levels the create preview indents; deeper values are printed on one line.
 PAYLOAD_DEPTH = 5
 
 
 def payload_preview(doc: JSONObject) -> tuple[str, list[str]]:
-    """(POST /v2/personas body as the create preview shows it, pointers of markers left out).
-
-    The same text as dumps_readable of create_payload(doc) with markers dropped and secrets
-    masked, but printed from an outline of `doc` instead of a pruned copy of it.
-    """
-    payload, dropped = drop_markers(payload_outline(doc, PAYLOAD_DEPTH))
-    # redact() copies the whole payload; only pay for it when there is a secret to hide.
-    shown = redact(payload) if secret_paths_present(payload) else payload
-    return dumps_readable(shown, depth=PAYLOAD_DEPTH, leaf=dumps_line_pruned), dropped
+    """(POST /v2/personas body as the create preview shows it, pointers of markers left out):
+    create_payload(doc) without the markers a duplicate or import left, secrets masked."""
+    payload, dropped = drop_markers(create_payload(doc))
+    return dumps_readable(redact(payload), depth=PAYLOAD_DEPTH), dropped
 
 
 def strip_read_only(doc: JSONObject) -> JSONObject:

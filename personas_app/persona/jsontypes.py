@@ -17,7 +17,16 @@ Op: TypeAlias = "dict[str, JSON]"
 # A JSON pointer split into unescaped segments: "/layers/llm/model" -> ("layers", "llm", "model").
 Pointer: TypeAlias = "tuple[str, ...]"
 
-__all__ = ["JSON", "JSONObject", "Op", "Pointer", "from_pointer", "lookup", "to_pointer"]
+__all__ = [
+    "JSON",
+    "JSONObject",
+    "Op",
+    "Pointer",
+    "from_pointer",
+    "lookup",
+    "set_at",
+    "to_pointer",
+]
 
 
 def to_pointer(segments: Iterable[str | int]) -> str:
@@ -55,6 +64,30 @@ def lookup(doc: JSON, segments: Iterable[str | int]) -> tuple[bool, JSON]:
         else:
             return False, None
     return True, node
+
+
+def set_at(doc: JSONObject, pointer: str, value: JSON) -> None:
+    """Set `value` at `pointer` in `doc`, creating missing objects on the way; a list index
+    must already exist (nothing is set otherwise)."""
+    parts = from_pointer(pointer)
+    if not parts:
+        return
+    node: JSON = doc
+    for part in parts[:-1]:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            child = node.get(part)
+            if not isinstance(child, dict | list):
+                child = node[part] = {}
+            node = child
+        else:
+            return
+    last = parts[-1]
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
 
 
 def clone(value: JSON) -> JSON:

@@ -1,29 +1,46 @@
-"""Mask secrets in persona documents and JSON Patch operations, and put them back for a revert.
+"""The one rule for what is secret in a persona, and masking and restoring by it.
 
-Secrets (api-notes 2.9): the custom LLM's api_key, every header value sent to it, the voice
-provider's api_key and the legacy PlayHT user id. Provider parameters under extra_body or
-default_query whose names look like credentials (api_key, token, secret, password,
-authorization) are masked too, since the notes warn they may carry keys. Pure module: imports
-only the standard library and jsontypes; never Django, never requests. Never mutates its input.
+A value is secret when
+- it sits at one of SECRET_POINTERS (the custom LLM's api_key, every header value sent to it, the
+  voice provider's api_key, the legacy PlayHT user id), whatever it holds; or
+- it is text under a key that names a credential, at any depth of the document:
+  api_key, apikey, x-api-key, access_key, private_key, token, secret, client_secret, password,
+  passphrase, authorization, bearer, credentials, … (`credential_named`). A key directly under
+  a JSON Schema "properties" object declares a tool parameter, not a value, and is left alone.
+
+Every surface uses this module: pages, exports, the audit log, the editor state, change requests.
+Pure module: standard library and jsontypes only. Never mutates its input.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import re
 
-from .jsontypes import JSON, JSONObject, Op, Pointer, clone, from_pointer, to_pointer
+from .jsontypes import (
+    JSON,
+    JSONObject,
+    Op,
+    Pointer,
+    clone,
+    from_pointer,
+    lookup,
+    set_at,
+    to_pointer,
+)
 
 __all__ = [
-    "SECRET_KEY_CONTAINERS",
     "SECRET_MARKER",
     "SECRET_POINTERS",
     "contains_marker",
+    "credential_named",
     "is_secret_pointer",
     "redact",
     "redact_ops",
     "redact_value",
+    "restore_ops",
     "restore_secrets",
     "secret_paths_present",
 ]
@@ -36,14 +53,35 @@ SECRET_POINTERS: tuple[str, ...] = (
     "/layers/tts/api_key",
     "/layers/tts/playht_user_id",
 )
-# Inside these, only keys that look like credentials are secret.
-SECRET_KEY_CONTAINERS: tuple[str, ...] = ("/layers/llm/extra_body", "/layers/llm/default_query")
-_CREDENTIAL_NAME = re.compile(r"api[_-]?key|secret|token|password|authori[sz]ation", re.IGNORECASE)
-
 _PATTERNS: tuple[Pointer, ...] = tuple(from_pointer(p) for p in SECRET_POINTERS)
-_CONTAINERS: tuple[Pointer, ...] = tuple(from_pointer(p) for p in SECRET_KEY_CONTAINERS)
-# Every place a secret can sit, as patterns: the container rules become "container/*".
-_ALL_PATTERNS: tuple[Pointer, ...] = (*_PATTERNS, *((*c, "*") for c in _CONTAINERS))
+
+# Words that make a key a credential's name on their own, and pairs that do together.
+_CREDENTIAL_WORDS = frozenset(
+    {
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "passphrase",
+        "authorization",
+        "bearer",
+        "credential",
+        "credentials",
+    }
+)
+_CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("private", "key")})
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+@functools.lru_cache(maxsize=4096)
+def credential_named(key: str) -> bool:
+    """True for a key naming a credential: api_key, apiKey, x-api-key, client_secret, token,
+    Authorization, … (not max_tokens: "tokens" counts something)."""
+    words = [w.lower() for w in _WORD.findall(key)]
+    if any(w in _CREDENTIAL_WORDS for w in words):
+        return True
+    return any(pair in _CREDENTIAL_PAIRS for pair in itertools.pairwise(words))
 
 
 def _matches(segments: Pointer, pattern: Pointer) -> bool:
@@ -52,25 +90,23 @@ def _matches(segments: Pointer, pattern: Pointer) -> bool:
     )
 
 
-# Both tests below are asked about the same few paths (/layers, /layers/llm, ...) on every
-# preview, each time matching them against every pattern; the answers depend on the path alone.
 @functools.lru_cache(maxsize=4096)
-def _is_secret(segments: Pointer) -> bool:
-    if any(_matches(segments, p) for p in _PATTERNS):
+def _at_secret_pointer(segments: Pointer) -> bool:
+    return any(_matches(segments, p) for p in _PATTERNS)
+
+
+def _credential_key(segments: Pointer) -> bool:
+    if not segments:
+        return False
+    declared = len(segments) > 1 and segments[-2] == "properties"  # a tool parameter's schema
+    return not declared and credential_named(str(segments[-1]))
+
+
+def _secret_at(segments: Pointer, value: JSON) -> bool:
+    """Whether `value`, sitting at `segments`, is a secret."""
+    if _at_secret_pointer(segments):
         return True
-    return bool(
-        segments
-        and segments[:-1] in _CONTAINERS
-        and _CREDENTIAL_NAME.search(segments[-1]) is not None
-    )
-
-
-@functools.lru_cache(maxsize=4096)
-def _may_hold_secret(segments: Pointer) -> bool:
-    # True when something below `segments` could be secret; keeps walks out of tools, prompts...
-    return any(
-        len(segments) < len(p) and _matches(segments, p[: len(segments)]) for p in _ALL_PATTERNS
-    )
+    return isinstance(value, str) and _credential_key(segments)
 
 
 def _has_value(value: JSON) -> bool:
@@ -78,16 +114,19 @@ def _has_value(value: JSON) -> bool:
 
 
 def is_secret_pointer(pointer: str) -> bool:
-    """True when the value at `pointer` is a secret (not when it merely contains one)."""
-    return _is_secret(from_pointer(pointer))
+    """True when a value at `pointer` is secret (not when it merely contains one)."""
+    segments = from_pointer(pointer)
+    return _at_secret_pointer(segments) or _credential_key(segments)
 
 
 def _masked(segments: Pointer, value: JSON) -> JSON:
-    if _is_secret(segments):
+    if _secret_at(segments, value):
         return SECRET_MARKER if _has_value(value) else clone(value)
-    if isinstance(value, dict) and _may_hold_secret(segments):
+    if isinstance(value, dict):
         return {k: _masked((*segments, k), v) for k, v in value.items()}
-    return clone(value)
+    if isinstance(value, list):
+        return [_masked((*segments, str(i)), v) for i, v in enumerate(value)]
+    return value
 
 
 def redact_value(pointer: str, value: JSON) -> JSON:
@@ -120,27 +159,22 @@ def redact_ops(ops: list[Op]) -> list[Op]:
 
 
 def _secret_locations(segments: Pointer, value: JSON, out: list[Pointer]) -> None:
-    if _is_secret(segments):
-        out.append(segments)
-    elif isinstance(value, dict) and _may_hold_secret(segments):
+    if _secret_at(segments, value):
+        if _has_value(value):
+            out.append(segments)
+    elif isinstance(value, dict):
         for key, child in value.items():
             _secret_locations((*segments, key), child, out)
-
-
-def _value_at(doc: JSON, segments: Pointer) -> JSON:
-    node = doc
-    for key in segments:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            _secret_locations((*segments, str(i)), child, out)
 
 
 def secret_paths_present(doc: JSONObject) -> list[str]:
     """JSON pointers of the secrets `doc` holds (present and non-empty), sorted."""
     found: list[Pointer] = []
     _secret_locations((), doc, found)
-    return sorted(to_pointer(s) for s in found if _has_value(_value_at(doc, s)))
+    return sorted(to_pointer(s) for s in found)
 
 
 def _restored(node: JSON, live: JSON, live_found: bool) -> tuple[bool, JSON]:
@@ -159,8 +193,12 @@ def _restored(node: JSON, live: JSON, live_found: bool) -> tuple[bool, JSON]:
                 kept[key] = value
         return True, kept
     if isinstance(node, list):
-        # List items have no stable identity, so a marker inside a list is simply dropped.
-        items = [_restored(child, None, False) for child in node]
+        # A list item is matched with live's item at the same place, when live has one.
+        live_items = live if live_found and isinstance(live, list) else []
+        items = [
+            _restored(child, live_items[i] if i < len(live_items) else None, i < len(live_items))
+            for i, child in enumerate(node)
+        ]
         return True, [value for keep, value in items if keep]
     return True, node
 
@@ -186,3 +224,34 @@ def contains_marker(doc: JSON) -> bool:
     if isinstance(doc, list):
         return any(contains_marker(v) for v in doc)
     return False
+
+
+def restore_ops(ops: list[Op], live: JSONObject, secrets: dict[str, str] | None = None) -> list[Op]:
+    """The ops to send: `secrets` ({pointer: value} a person typed) put in place of the marker,
+    and every other marker filled from the live persona (restore_secrets). A marker live cannot
+    fill stays: contains_marker() on the result tells that a hidden value is missing."""
+    sent: list[Op] = []
+    for op in ops:
+        op = copy.deepcopy(op)
+        path = op.get("path")
+        if "value" in op and isinstance(path, str):
+            for pointer, secret in (secrets or {}).items():
+                if pointer == path:
+                    op["value"] = secret
+                elif pointer.startswith(path + "/") and isinstance(op["value"], dict | list):
+                    holder: JSONObject = {"v": op["value"]}
+                    set_at(holder, "/v" + pointer[len(path) :], secret)
+                    op["value"] = holder["v"]
+            found, live_value = lookup(live, from_pointer(path))
+            value = op["value"]
+            if isinstance(value, dict | list):
+                _, op["value"] = _restored(value, live_value, found)
+            elif (
+                value == SECRET_MARKER
+                and found
+                and _has_value(live_value)
+                and live_value != SECRET_MARKER
+            ):
+                op["value"] = copy.deepcopy(live_value)
+        sent.append(op)
+    return sent

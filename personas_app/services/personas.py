@@ -22,7 +22,7 @@ from ..models import AuditEvent, Outcome, PersonaLock, Workspace
 from ..persona.jsontypes import JSONObject, Op, from_pointer, lookup
 from ..persona.patching import Conflict, apply_patch, minimal_patch, rebase
 from ..persona.payloads import create_payload
-from ..persona.redaction import redact
+from ..persona.redaction import contains_marker, redact, restore_ops
 from ..persona.safety import storable
 from ..tavus import TavusAnswerLost, TavusClient, TavusError
 from .audit import audit_record
@@ -365,7 +365,8 @@ def persona_safe_apply(
     `redacted`: base and proposed hold masked secrets (a change request's documents), so they are
     compared with the live persona redacted. `planned_ops`: the ops stored with the change, sent as
     they are while the persona has not changed since `base`. `finish_ops(ops, live, rebased)`
-    turns the ops into what is sent (hidden secrets filled in); it may raise MissingSecret.
+    turns the ops into what is sent (hidden secrets filled in); it may raise MissingSecret. By
+    default, for a redacted change, every marker is filled from the live persona.
     """
     client = tavus_client_for(workspace)
     failure: TavusError | MissingSecret
@@ -383,7 +384,12 @@ def persona_safe_apply(
                 if result.conflicts:
                     return SafeApply(live, list(result.conflicts), [], rebased, None)
                 ops = list(result.ops)
-            sent = finish_ops(ops, live, rebased) if finish_ops is not None else ops
+            if finish_ops is not None:
+                sent = finish_ops(ops, live, rebased)
+            elif redacted:
+                sent = _filled_from_live(ops, live)
+            else:
+                sent = ops
             outcome = persona_apply_patch(
                 workspace=workspace,
                 persona_id=persona_id,
@@ -400,6 +406,17 @@ def persona_safe_apply(
         except (TavusError, MissingSecret) as exc:
             failure = exc  # raised once the transaction has kept the audit records
     raise failure
+
+
+def _filled_from_live(ops: list[Op], live: JSONObject) -> list[Op]:
+    """Ops from a redacted document with every secret marker filled from the live persona."""
+    sent = restore_ops(ops, live)
+    if contains_marker(sent):
+        raise MissingSecret(
+            "A secret of this change was hidden and Tavus no longer holds it: type it again in "
+            "its field. Nothing was sent to Tavus."
+        )
+    return sent
 
 
 @contextmanager

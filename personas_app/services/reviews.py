@@ -36,13 +36,13 @@ from personas_app.models import (
 )
 from personas_app.models.reviews import ApplyInProgress, InvalidTransition
 from personas_app.permissions import Perm, role_can
-from personas_app.persona.jsontypes import JSON, JSONObject, Op, from_pointer, lookup
+from personas_app.persona.jsontypes import JSON, JSONObject, Op, from_pointer, lookup, set_at
 from personas_app.persona.patching import carry_over, minimal_patch, rebase
 from personas_app.persona.redaction import (
     SECRET_MARKER,
     contains_marker,
     redact,
-    restore_secrets,
+    restore_ops,
     secret_paths_present,
 )
 from personas_app.services.audit import audit_record
@@ -131,21 +131,6 @@ def change_request_secret_pointers(*, change_request: ChangeRequest) -> list[str
     return sorted(_unsealed(change_request))
 
 
-def _set_at(doc: JSONObject, pointer: str, value: JSON) -> None:
-    """Set `value` at `pointer`, creating missing objects on the way."""
-    segments = from_pointer(pointer)
-    node: JSON = doc
-    for segment in segments[:-1]:
-        assert isinstance(node, dict)
-        child = node.get(segment)
-        if not isinstance(child, dict):
-            child = {}
-            node[segment] = child
-        node = child
-    assert isinstance(node, dict)
-    node[segments[-1]] = value
-
-
 def _remove_at(doc: JSONObject, pointer: str) -> None:
     segments = from_pointer(pointer)
     found, parent = lookup(doc, segments[:-1])
@@ -172,7 +157,7 @@ def _with_markers(proposed: JSONObject, pointers: list[str]) -> JSONObject:
     """The proposed document shows the marker wherever the change sets a secret."""
     doc = redact(proposed)
     for pointer in pointers:
-        _set_at(doc, pointer, SECRET_MARKER)
+        set_at(doc, pointer, SECRET_MARKER)
     return doc
 
 
@@ -202,33 +187,10 @@ def _with_secret_ops(ops: list[Op], pointers: list[str], base: JSONObject) -> li
     return result
 
 
-def _restored_ops(ops: list[Op], secrets: dict[str, str], live: JSONObject) -> list[Op]:
-    """The ops to send: the sealed values in place of the marker, kept secrets from live."""
-    sent: list[Op] = []
-    for op in ops:
-        op = copy.deepcopy(op)
-        path = op.get("path")
-        if "value" in op and isinstance(path, str):
-            for pointer, secret in secrets.items():
-                if pointer == path:
-                    op["value"] = secret
-                elif pointer.startswith(path + "/") and isinstance(op["value"], dict):
-                    _set_at(op["value"], pointer[len(path) :], secret)
-            value = op["value"]
-            found, live_value = lookup(live, from_pointer(path))
-            if isinstance(value, dict):
-                live_map = live_value if found and isinstance(live_value, dict) else {}
-                op["value"] = restore_secrets(value, live_map)
-            elif value == SECRET_MARKER and found and live_value not in (None, SECRET_MARKER):
-                op["value"] = copy.deepcopy(live_value)
-        sent.append(op)
-    return sent
-
-
 def _restored_document(doc: JSONObject, secrets: dict[str, str]) -> JSONObject:
     restored = copy.deepcopy(doc)
     for pointer, secret in secrets.items():
-        _set_at(restored, pointer, secret)
+        set_at(restored, pointer, secret)
     return restored
 
 
@@ -712,7 +674,7 @@ def _apply_claimed(cr: ChangeRequest, actor: AbstractBaseUser, request_id: str) 
     def finish(ops: list[Op], live: JSONObject, rebased: bool) -> list[Op]:
         if rebased:  # a diff of two redacted documents misses a changed secret
             ops = _with_secret_ops(ops, pointers, redact(live))
-        sent = _restored_ops(ops, secrets, live)
+        sent = restore_ops(ops, live, secrets)
         if contains_marker(cast(JSON, sent)):
             raise MissingSecret(_MISSING_SECRET)
         return sent

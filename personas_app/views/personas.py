@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from secrets import token_hex
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -21,6 +23,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..editor import (
+    EditorPlace,
     EditorStateError,
     drop_markers,
     pack_state,
@@ -37,13 +40,15 @@ from ..models import ChangeRequest
 from ..persona.checks import persona_warnings
 from ..persona.diffs import document_summary, group_changes
 from ..persona.jsontypes import JSONObject, dumps_readable
+from ..persona.layers import label_for
 from ..persona.legacy import describe_migration, legacy_fields, migrate_legacy
-from ..persona.patching import carry_over, describe_changes, minimal_patch
-from ..persona.redaction import redact, redact_ops
+from ..persona.patching import Conflict, carry_over, describe_changes, minimal_patch
+from ..persona.redaction import redact, redact_ops, redact_value, secret_paths_present
 from ..persona.safety import UnsafeJSON, loads_checked
 from ..persona.templates import TEMPLATES, template_doc
 from ..services.personas import (
     Fetched,
+    MissingSecret,
     documents_for_picker,
     persona_apply_patch,
     persona_fetch,
@@ -198,12 +203,20 @@ def _editor_context(
     }
 
 
-def _editor_from_post(request: AppRequest) -> tuple[JSONObject, PersonaEditor]:
+def _place(request: AppRequest, persona_id: str = "new") -> EditorPlace:
+    """The page an editor state belongs to: this workspace, this persona, this user."""
+    return EditorPlace(request.workspace.pk, persona_id, request.user.pk)
+
+
+def _editor_from_post(
+    request: AppRequest, persona_id: str = "new"
+) -> tuple[JSONObject, PersonaEditor]:
     """(base document, bound editor) from the hidden states and the posted fields."""
+    place = _place(request, persona_id)
     base_token = request.POST.get("base_state", "")
-    base = unpack_state(base_token)
+    base = unpack_state(base_token, place)
     start_token = request.POST.get("start_state", "")
-    start = unpack_state(start_token) if start_token else base
+    start = unpack_state(start_token, place) if start_token else base
     # A token always decrypts to the same document, so it names the start's content: the schema
     # check finds the layers the user did not touch by it (see persona_problems).
     name = ("editor-state", start_token or base_token)
@@ -328,27 +341,48 @@ def _start_document(request: AppRequest) -> tuple[JSONObject, str]:
     return template_doc("blank"), ""
 
 
-def _parse_import(request: AppRequest) -> tuple[JSONObject | None, str]:
-    upload = request.FILES.get("import_file")
-    text = (
-        upload.read().decode("utf-8", errors="replace")
-        if upload
-        else request.POST.get("import_json", "")
+def _import_text(request: AppRequest) -> tuple[str, str]:
+    """(the JSON text to import, or an error): a file or pasted text, at most MAX_IMPORT_BYTES,
+    refused by its size before it is read."""
+    limit = settings.MAX_IMPORT_BYTES
+    too_large = (
+        f"This is larger than the {limit // 1024} KB a persona can be imported from. "
+        "Check that it is one persona's JSON."
     )
+    upload = request.FILES.get("import_file")
+    if upload is not None:
+        if upload.size is not None and upload.size > limit:
+            return "", too_large
+        return upload.read(limit + 1).decode("utf-8", errors="replace"), ""
+    pasted = request.POST.get("import_json", "")
+    if len(pasted) > limit:  # characters: at least as many bytes
+        return "", too_large
+    return pasted, ""
+
+
+def _parse_import(request: AppRequest) -> tuple[JSONObject | None, str, list[str]]:
+    """(the imported persona, an error, the labels of the secrets it held and that were left
+    out: the editor never holds a secret it did not have typed into a field)."""
+    text, error = _import_text(request)
+    if error:
+        return None, error, []
     if not text.strip():
-        return None, "Paste a persona's JSON or choose a .json file."
+        return None, "Paste a persona's JSON or choose a .json file.", []
     try:
         value = loads_checked(text)
     except UnsafeJSON as exc:
-        return None, f"This JSON cannot be imported: {exc}"
+        return None, f"This JSON cannot be imported: {exc}", []
     except json.JSONDecodeError as exc:
-        return None, f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        where = f"(line {exc.lineno}, column {exc.colno})"
+        return None, f"This is not valid JSON: {exc.msg} {where}.", []
     if isinstance(value, dict) and isinstance(value.get("data"), list) and value["data"]:
         value = value["data"][0]  # the shape Tavus's GET answers with
     if not isinstance(value, dict):
-        return None, "The JSON must be one persona: an object in curly braces { … }."
-    doc, _ = drop_markers(strip_read_only(value))
-    return doc, ""
+        return None, "The JSON must be one persona: an object in curly braces { … }.", []
+    doc = strip_read_only(value)
+    held = [label_for(pointer) for pointer in secret_paths_present(doc)]
+    doc, _ = drop_markers(redact(doc))
+    return doc, "", held
 
 
 @require_http_methods(["GET", "POST"])
@@ -356,13 +390,19 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
     context: dict[str, Any] = {"templates": TEMPLATES.values(), "import_json": ""}
     if request.method == "GET" or "import" in request.POST:
         if request.method == "POST":
-            doc, import_error = _parse_import(request)
+            doc, import_error, secrets_left_out = _parse_import(request)
             context["import_json"] = request.POST.get("import_json", "")
             if doc is None:
                 context["import_error"] = import_error
                 doc = template_doc("blank")
             else:
                 context["start_note"] = "Imported. Check the settings below, then create."
+                if secrets_left_out:
+                    messages.warning(
+                        request,
+                        "The imported JSON held secrets, which the editor never keeps: type "
+                        "them again in their fields (" + ", ".join(secrets_left_out) + ").",
+                    )
         else:
             change = _change_request(request)
             if change is not None and change.proposed_document:
@@ -371,7 +411,9 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
             else:
                 doc, context["start_note"] = _start_document(request)
         editor = PersonaEditor(doc)
-        context.update(_editor_context(request, editor, base_state=pack_state(doc)))
+        context.update(
+            _editor_context(request, editor, base_state=pack_state(doc, _place(request)))
+        )
         context.update(_preview_context(None, PersonaEditor(doc, None)))
         context["editor"] = editor
         return render(request, "personas/create.html", context)
@@ -458,6 +500,16 @@ def persona_create_preview(request: AppRequest, slug: str) -> HttpResponse:
     return HttpResponse([parts[0], _escaped_utf8(payload_json), parts[1]])
 
 
+def _masked_conflict(conflict: Conflict) -> Conflict:
+    """A conflict as a page may show it: the values at a secret's place masked."""
+    return replace(
+        conflict,
+        base=redact_value(conflict.pointer, conflict.base),
+        live=redact_value(conflict.pointer, conflict.live),
+        proposed=redact_value(conflict.pointer, conflict.proposed),
+    )
+
+
 def _conflict_words(conflicts: list[Any]) -> str:
     return ", ".join(c.label for c in conflicts)
 
@@ -470,8 +522,8 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
         context = _editor_context(
             request,
             PersonaEditor(start),
-            base_state=pack_state(base),
-            start_state=pack_state(start),
+            base_state=pack_state(base, _place(request, persona_id)),
+            start_state=pack_state(start, _place(request, persona_id)),
         )
         context.update(persona_id=persona_id, persona_name=_persona_name(start), change=change)
         context.update(_preview_context(base, PersonaEditor(start, None)))
@@ -482,14 +534,16 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
         def page(fetched: Fetched) -> dict[str, Any]:
             persona = fetched.persona
             context = _editor_context(
-                request, PersonaEditor(persona), base_state=pack_state(persona)
+                request,
+                PersonaEditor(fetched.redacted),
+                base_state=pack_state(persona, _place(request, persona_id)),
             )
             context.update(persona_name=_persona_name(persona))
             return context
 
         return _live_persona_page(request, persona_id, "personas/edit.html", page)
     try:
-        base, editor = _editor_from_post(request)
+        base, editor = _editor_from_post(request, persona_id)
     except EditorStateError as exc:
         messages.error(request, str(exc))
         return redirect("personas:persona_edit", slug=slug, persona_id=persona_id)
@@ -546,18 +600,22 @@ def _apply_edit(
             proposed=doc,
             actor=request.user,
             request_id=request.request_id,
+            redacted=True,  # the editor's base holds no secret: they are filled from live
         )
-    except (TavusError, NoActiveKey) as exc:
-        context["tavus_error"] = tavus_error_message(exc)
+    except (TavusError, NoActiveKey, MissingSecret) as exc:
+        context["tavus_error"] = (
+            str(exc) if isinstance(exc, MissingSecret) else tavus_error_message(exc)
+        )
         return render(request, "personas/edit.html", context)
     if applied.conflicts:
-        live = applied.live
+        live = redact(applied.live)
         merged = carry_over(base, doc, live)
         editor = PersonaEditor(merged)
-        context.update(_editor_context(request, editor, base_state=pack_state(live)))
+        place = _place(request, persona_id)
+        context.update(_editor_context(request, editor, base_state=pack_state(live, place)))
         context.update(_preview_context(live, PersonaEditor(merged, None)))
         context["editor"] = editor
-        context["conflicts"] = applied.conflicts
+        context["conflicts"] = [_masked_conflict(c) for c in applied.conflicts]
         messages.warning(
             request,
             "Someone changed this persona while you were editing ("
@@ -581,7 +639,7 @@ def _apply_edit(
 @require_POST
 def persona_edit_preview(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
     try:
-        base, editor = _editor_from_post(request)
+        base, editor = _editor_from_post(request, persona_id)
     except EditorStateError as exc:
         return render(request, "personas/edit.html#preview", {"state_error": str(exc)})
     return render(request, "personas/edit.html#preview", _preview_context(base, editor))

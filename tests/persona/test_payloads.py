@@ -159,33 +159,14 @@ def test_create_preview_shows_the_payload_create_would_send(doc: JSONObject) -> 
     assert json.dumps(doc, sort_keys=True) == json.dumps(before, sort_keys=True)
 
 
-@settings(max_examples=150, deadline=None)
-@given(s.documents, st.integers(0, 6))
-def test_payload_outline_prints_as_the_payload(doc: JSONObject, depth: int) -> None:
-    from personas_app.persona.jsontypes import dumps_readable
-    from personas_app.persona.payloads import dumps_line_pruned, payload_outline
+def test_the_create_preview_masks_a_secret_at_any_depth() -> None:
+    from personas_app.editor import payload_preview
 
-    printed = dumps_readable(payload_outline(doc, depth), depth=depth, leaf=dumps_line_pruned)
-
-    assert printed == dumps_readable(create_payload(doc), depth=depth)
-
-
-def test_text_that_looks_empty_inside_a_string_is_kept() -> None:
-    from personas_app.persona.payloads import dumps_line_pruned
-
-    value = {"description": 'says "" and [] and {} and null', "gone": "", "kept": [None, 0]}
-
-    assert json.loads(dumps_line_pruned(value)) == {
-        "description": 'says "" and [] and {} and null',
-        "kept": [0],
+    doc: JSONObject = {
+        "persona_name": "Deep",
+        "layers": {"llm": {"extra_body": {"metadata": {"vendor": {"api_key": "sk-deep-1"}}}}},
     }
 
+    shown, _ = payload_preview(doc)
 
-def test_every_secret_sits_above_the_depth_the_create_preview_prunes_to() -> None:
-    from personas_app.editor import PAYLOAD_DEPTH
-    from personas_app.persona.jsontypes import from_pointer
-    from personas_app.persona.redaction import SECRET_KEY_CONTAINERS, SECRET_POINTERS
-
-    deepest = [len(from_pointer(p)) for p in SECRET_POINTERS]
-    deepest += [len(from_pointer(p)) + 1 for p in SECRET_KEY_CONTAINERS]
-    assert max(deepest) < PAYLOAD_DEPTH
+    assert "sk-deep-1" not in shown

@@ -163,3 +163,65 @@ def test_redacted_documents_hold_no_secret_and_revert_never_sends_the_marker(
     assert secret_paths_present(masked) == secret_paths_present(doc)
     assert not contains_marker(restore_secrets(masked, live))
     assert restore_secrets(masked, doc) == doc
+
+
+def test_credential_named_values_are_masked_at_any_depth() -> None:
+    doc: JSONObject = {
+        "layers": {
+            "llm": {
+                "extra_body": {"metadata": {"api_key": "sk-1", "max_tokens": 256}},
+                "default_query": {"token": "t-1", "region": "eu"},
+                "tools": [{"function": {"name": "f", "auth": {"clientSecret": "cs-1"}}}],
+            },
+            "perception": {"tools": [{"x-api-key": "k-1"}]},
+        }
+    }
+
+    masked = redact(doc)
+
+    llm = masked["layers"]["llm"]
+    assert llm["extra_body"]["metadata"] == {"api_key": SECRET_MARKER, "max_tokens": 256}
+    assert llm["default_query"] == {"token": SECRET_MARKER, "region": "eu"}
+    assert llm["tools"][0]["function"]["auth"]["clientSecret"] == SECRET_MARKER
+    assert masked["layers"]["perception"]["tools"][0]["x-api-key"] == SECRET_MARKER
+    assert "-1" not in json.dumps(masked)
+    assert secret_paths_present(doc) == [
+        "/layers/llm/default_query/token",
+        "/layers/llm/extra_body/metadata/api_key",
+        "/layers/llm/tools/0/function/auth/clientSecret",
+        "/layers/perception/tools/0/x-api-key",
+    ]
+
+
+def test_a_tool_parameter_named_like_a_credential_is_a_schema_not_a_secret() -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "login",
+            "parameters": {
+                "type": "object",
+                "properties": {"password": {"type": "string", "description": "The password"}},
+                "required": ["password"],
+            },
+        },
+    }
+    doc: JSONObject = {"layers": {"llm": {"tools": [tool]}}}
+
+    assert redact(doc) == doc
+
+
+def test_restore_ops_fills_nested_markers_from_live() -> None:
+    from personas_app.persona.redaction import restore_ops
+
+    live: JSONObject = {"layers": {"llm": {"extra_body": {"metadata": {"api_key": "sk-live"}}}}}
+    ops = [
+        {
+            "op": "replace",
+            "path": "/layers/llm/extra_body",
+            "value": {"metadata": {"api_key": SECRET_MARKER, "user": "u"}},
+        }
+    ]
+
+    sent = restore_ops(ops, live)
+
+    assert sent[0]["value"] == {"metadata": {"api_key": "sk-live", "user": "u"}}
