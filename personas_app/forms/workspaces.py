@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 
 from ..models import Role
+from ..services.workspaces import tavus_address_allowed
 
 _SECRET_MIN, _SECRET_MAX = 8, 200
 
@@ -143,5 +144,11 @@ class WorkspaceSettingsForm(forms.Form):
         if parts.query or parts.fragment or parts.username or parts.password:
             raise forms.ValidationError(
                 "Type only the server address, without a user name, ? or #."
+            )
+        if not tavus_address_allowed(url):
+            allowed = ", ".join(settings.TAVUS_ALLOWED_BASE_URLS)
+            raise forms.ValidationError(
+                f"This server may only send keys to these Tavus addresses: {allowed}. "
+                "Ask whoever runs it to add another (TAVUS_ALLOWED_BASE_URLS)."
             )
         return url.rstrip("/")

@@ -413,8 +413,8 @@ def _filled_from_live(ops: list[Op], live: JSONObject) -> list[Op]:
     sent = restore_ops(ops, live)
     if contains_marker(sent):
         raise MissingSecret(
-            "A secret of this change was hidden and Tavus no longer holds it: type it again in "
-            "its field. Nothing was sent to Tavus."
+            "This change moves or keeps a secret that the editor does not hold (for example a "
+            "renamed header): type it again in its field. Nothing was sent to Tavus."
         )
     return sent
 

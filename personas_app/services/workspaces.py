@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -44,8 +45,41 @@ def _unseal_key(sealed: str) -> str:
     return secret
 
 
+class TavusAddressRefused(NoActiveKey):
+    """The workspace's Tavus address is not on TAVUS_ALLOWED_BASE_URLS: no key is sent there."""
+
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def tavus_address_allowed(url: str) -> bool:
+    """Whether a workspace may send its key to `url`: one of TAVUS_ALLOWED_BASE_URLS (scheme,
+    host, port and path as written), or, where TAVUS_ALLOW_LOOPBACK is on (development: the
+    local emulator), an http(s) address on this machine."""
+    url = url.strip().rstrip("/")
+    if url in settings.TAVUS_ALLOWED_BASE_URLS:
+        return True
+    parts = urlsplit(url)
+    return (
+        settings.TAVUS_ALLOW_LOOPBACK
+        and parts.scheme in {"http", "https"}
+        and parts.hostname in _LOOPBACK_HOSTS
+    )
+
+
+def _refused_address(workspace: Workspace) -> TavusAddressRefused:
+    return TavusAddressRefused(
+        f"The workspace's Tavus address ({workspace.base_url}) is not one this server may send "
+        "keys to, so nothing was sent. An admin can set an allowed address in the workspace "
+        "settings (TAVUS_ALLOWED_BASE_URLS lists them)."
+    )
+
+
 def tavus_client_for(workspace: Workspace) -> TavusClient:
-    """A Tavus client using the workspace's active key; NoActiveKey when it has none."""
+    """A Tavus client using the workspace's active key; NoActiveKey when it has none,
+    TavusAddressRefused when the workspace's address is not allowed."""
+    if not tavus_address_allowed(workspace.base_url):
+        raise _refused_address(workspace)
     sealed = (
         ApiKey.objects.filter(workspace=workspace, is_active=True)
         .values_list("secret_sealed", flat=True)
@@ -360,6 +394,8 @@ def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
             "error",
         )
     remember_secret(secret)
+    if not tavus_address_allowed(workspace.base_url):
+        return ConnectionResult(False, str(_refused_address(workspace)), "error")
     # One retry at most: the person is waiting for an answer on the page.
     client = TavusClient(
         secret,
@@ -379,10 +415,13 @@ def api_key_test(*, workspace: Workspace, key: ApiKey) -> ConnectionResult:
         )
     except TavusRateLimited as exc:
         return ConnectionResult(False, f"Rate limited: {exc.user_message}", "rate_limited")
-    except TavusUnavailable as exc:
+    except TavusUnavailable:
+        # One message whatever went wrong, so the answer does not tell a closed port from an
+        # open one.
         return ConnectionResult(
             False,
-            f"Tavus unreachable (tried {workspace.base_url}). {exc.user_message}",
+            f"Tavus could not be reached at {workspace.base_url}. Check the address and try "
+            "again in a moment.",
             "unreachable",
         )
     except TavusError as exc:

@@ -126,7 +126,7 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
     except (TavusError, NoActiveKey) as exc:
         context["tavus_error"] = tavus_error_message(exc)
         context["tavus_reading"] = True
-        context["no_key"] = isinstance(exc, NoActiveKey)
+        context["no_key"] = type(exc) is NoActiveKey  # not a refused address
         return prepare([], 0)
 
 

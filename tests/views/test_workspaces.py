@@ -271,7 +271,7 @@ def test_test_connection_reports_unreachable_tavus(
 
     body = _body(alice_client.post(f"/w/acme/keys/{key.pk}/test/", **HX))
 
-    assert "Tavus unreachable" in body
+    assert "Tavus could not be reached at http://127.0.0.1:" in body
 
 
 def test_test_connection_reports_rate_limiting(
@@ -653,7 +653,10 @@ def _settings(**overrides: object) -> dict[str, object]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_saving_settings_audits_what_changed(alice_client: Client, workspace: Workspace) -> None:
+def test_saving_settings_audits_what_changed(
+    alice_client: Client, workspace: Workspace, settings: Any
+) -> None:
+    settings.TAVUS_ALLOWED_BASE_URLS = ["https://tavusapi.com", "https://proxy.example.com"]
     response = alice_client.post(
         "/w/acme/settings/",
         _settings(
