@@ -265,6 +265,7 @@ def _production_env(database_url: str, cache_url: str = "") -> dict[str, str]:
         SECURE_SSL_REDIRECT="0",
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
+        TAVUS_ALLOW_LOOPBACK="1",  # the emulator runs on this machine
         DATABASE_URL=database_url,
         CACHE_URL=cache_url,
         DJANGO_SETTINGS_MODULE="dashboard.settings",
