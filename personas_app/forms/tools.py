@@ -9,6 +9,7 @@ open, switch mode) come from a submit button named `editor_action`, so everythin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -153,6 +154,21 @@ class ToolsEditor:
             self.tools = [
                 ToolState(orig=i, mode="collapsed", value=t) for i, t in enumerate(self.base)
             ]
+
+    @property
+    def folded_key(self) -> str:
+        """A name for the exact markup of this editor's tool list when every tool is folded (a
+        hash of what each folded tool shows), for the template's fragment cache; "" when a
+        tool is open, which is rendered afresh. A large persona's edit page renders hundreds
+        of folded tools, the same ones view after view."""
+        if any(tool.mode != "collapsed" for tool in self.tools):
+            return ""
+        shown = [
+            (tool.orig, tool.json_text if tool.value is None else tool.value, tool.errors)
+            for tool in self.tools
+        ]
+        text = json.dumps([self.prefix, shown], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     # -- reading what was posted ---------------------------------------------------------------
     def _parse(self, data: Mapping[str, Any]) -> list[ToolState]:
