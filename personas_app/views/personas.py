@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from secrets import token_hex
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,9 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..editor import (
@@ -462,21 +459,6 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
     return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
 
 
-# Stands for the payload while the create preview's fragment is rendered; random, so no text a
-# user writes can contain it.
-_PAYLOAD_SLOT = f"payload-slot-{token_hex(16)}"
-
-
-def _escaped_utf8(text: str) -> bytes:
-    """conditional_escape(text) encoded as UTF-8: html.escape's five replacements, in its order,
-    made on the bytes (UTF-8 never puts these ASCII bytes inside another character), where they
-    run four times faster on 90 KB."""
-    raw = text.encode()
-    for char, entity in ((b"&", b"&amp;"), (b"<", b"&lt;"), (b">", b"&gt;"), (b'"', b"&quot;")):
-        raw = raw.replace(char, entity)
-    return raw.replace(b"'", b"&#x27;")
-
-
 @require_POST
 def persona_create_preview(request: AppRequest, slug: str) -> HttpResponse:
     template = "personas/create.html#preview"
@@ -484,20 +466,7 @@ def persona_create_preview(request: AppRequest, slug: str) -> HttpResponse:
         _, editor = _editor_from_post(request)
     except EditorStateError as exc:
         return render(request, template, {"state_error": str(exc)})
-    context = _preview_context(None, editor)
-    payload_json = context.get("payload_json")
-    if payload_json is None:
-        return render(request, template, context)
-    # The ~90 KB payload is escaped and encoded on its own and sent between the two halves of
-    # the fragment. Rendered inside it, it was escaped as text, copied at every template level,
-    # widened to two bytes a character (the fragment has a "≈") and encoded back: most of the
-    # fragment's time. The bytes sent are the same.
-    context["payload_json"] = mark_safe(_PAYLOAD_SLOT)  # noqa: S308 - a fixed ASCII token
-    parts = render_to_string(template, context, request).split(_PAYLOAD_SLOT)
-    if len(parts) != 2:
-        context["payload_json"] = payload_json
-        return render(request, template, context)
-    return HttpResponse([parts[0], _escaped_utf8(payload_json), parts[1]])
+    return render(request, template, _preview_context(None, editor))
 
 
 def _masked_conflict(conflict: Conflict) -> Conflict:
