@@ -813,49 +813,40 @@ def _setter(pointer_key: str, value: str) -> Any:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_changes_of_one_field_applied_at_once_give_one_apply_and_one_conflict(
-    workspace: Workspace, bob: Any, tavus: EmulatorState
+@pytest.mark.parametrize(
+    ("first", "second", "patches"),
+    [
+        (("context", "First."), ("context", "Second."), 1),
+        (("context", "New context."), ("persona_name", "New name"), 2),
+    ],
+    ids=["same field: one applies, one conflicts", "different fields: both apply"],
+)
+def test_two_changes_applied_at_once_never_lose_an_update(
+    workspace: Workspace,
+    bob: Any,
+    tavus: EmulatorState,
+    first: tuple[str, str],
+    second: tuple[str, str],
+    patches: int,
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("Needs PostgreSQL: SQLite serialises writers, so the race cannot happen there.")
     tavus.set_latency(50)
     for _ in range(20):
         persona_id = tavus.put_persona(persona_doc())
-        crs = [
-            _edit(workspace, bob, persona_id, change=_setter("context", "First.")),
-            _edit(workspace, bob, persona_id, change=_setter("context", "Second.")),
-        ]
+        crs = [_edit(workspace, bob, persona_id, change=_setter(*c)) for c in (first, second)]
 
         outcomes = _apply_together(workspace, bob, crs)
 
-        assert sorted(outcomes) == [ChangeStatus.APPLIED, ChangeStatus.CONFLICT]
-        assert tavus.count("PATCH", f"/v2/personas/{persona_id}") == 1
-        winner = crs[outcomes.index(ChangeStatus.APPLIED)]
-        expected = "First." if winner.pk == crs[0].pk else "Second."
-        assert tavus.personas[persona_id]["context"] == expected
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_two_changes_of_different_fields_applied_at_once_both_apply(
-    workspace: Workspace, bob: Any, tavus: EmulatorState
-) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("Needs PostgreSQL: SQLite serialises writers, so the race cannot happen there.")
-    tavus.set_latency(50)
-    for _ in range(20):
-        persona_id = tavus.put_persona(persona_doc())
-        crs = [
-            _edit(workspace, bob, persona_id, change=_setter("context", "New context.")),
-            _edit(workspace, bob, persona_id, change=_setter("persona_name", "New name")),
-        ]
-
-        outcomes = _apply_together(workspace, bob, crs)
-
-        assert outcomes == [ChangeStatus.APPLIED, ChangeStatus.APPLIED]
-        assert tavus.count("PATCH", f"/v2/personas/{persona_id}") == 2
+        assert tavus.count("PATCH", f"/v2/personas/{persona_id}") == patches
         live = tavus.personas[persona_id]
-        assert (live["context"], live["persona_name"]) == ("New context.", "New name")
+        if patches == 2:
+            assert outcomes == [ChangeStatus.APPLIED, ChangeStatus.APPLIED]
+            assert (live[first[0]], live[second[0]]) == (first[1], second[1])
+        else:
+            assert sorted(outcomes) == [ChangeStatus.APPLIED, ChangeStatus.CONFLICT]
+            winner = (first, second)[outcomes.index(ChangeStatus.APPLIED)]
+            assert live[winner[0]] == winner[1]
 
 
 # -- Secrets ------------------------------------------------------------------------------------
