@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import requests
 
 from bench.client import Reply
-from bench.measure import percentile
+from bench.measure import BadAnswer, gist, percentile
 
 MIX = ("persona_list", "persona_detail", "persona_edit", "patch_preview", "persona_history")
 TIMEOUT_S = 30
@@ -57,7 +57,7 @@ def login(base: str, username: str, password: str) -> requests.Session:
         timeout=TIMEOUT_S,
     )
     if reply.status_code != 302 or "sessionid" not in session.cookies:
-        raise SystemExit(f"Login on {base} failed: HTTP {reply.status_code}")
+        raise BadAnswer(f"Login on {base} failed: HTTP {reply.status_code}")
     return session
 
 
@@ -94,7 +94,7 @@ def _one(session: requests.Session, base: str, name: str, page: Page) -> Sample:
         if not 200 <= reply.status_code < 300:
             error = f"HTTP {reply.status_code}"
         elif page.expect not in reply.text:
-            error = f"HTTP {reply.status_code} without {page.expect!r}"
+            error = f"HTTP {reply.status_code} without {page.expect!r}: {gist(reply.text)}"
     except Exception as exc:  # a failed request is an error of the run, not the end of it
         error = f"{type(exc).__name__}: {exc}"[:300]
     return Sample(name, (time.perf_counter() - started) * 1000, error, retried)

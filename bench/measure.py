@@ -9,6 +9,7 @@ emulator can reuse anything from the request before.
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import math
@@ -107,15 +108,24 @@ def summary(samples: list[float]) -> dict[str, Any]:
     }
 
 
+def gist(page: str) -> str:
+    """What a wrong page says: its first alert (a Tavus error, a form error), else its title."""
+    found = re.search(r'role="alert"[^>]*>(.*?)</div>', page, re.S) or re.search(
+        r"<title>(.*?)</title>", page, re.S
+    )
+    text = re.sub(r"<[^>]+>", " ", found.group(1) if found else page)
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()[:200]
+
+
 def timed(name: str, call: Callable[[], Reply], expect: str) -> float:
     """One request's wall time in ms; a wrong answer raises BadAnswer."""
     started = time.perf_counter()
     reply = call()
     elapsed = (time.perf_counter() - started) * 1000
     if reply.status_code != 200 or (expect and expect not in reply.text):
-        snippet = re.sub(r"\s+", " ", reply.text)[:600]
         raise BadAnswer(
-            f"{name}: unexpected answer (HTTP {reply.status_code}, looking for {expect!r}): {snippet}"
+            f"{name}: unexpected answer (HTTP {reply.status_code}, looking for {expect!r}): "
+            + gist(reply.text)
         )
     return elapsed
 
