@@ -193,6 +193,138 @@ def _seed_documents() -> list[JSONObject]:
     ]
 
 
+def _objective(
+    objectives_id: str,
+    name: str,
+    prompt: str,
+    *,
+    output_variables: list[JSON],
+    next_required: str = "",
+    created_at: str,
+) -> JSONObject:
+    # The item shape of the documented GET /v2/objectives answer.
+    return {
+        "objectives_id": objectives_id,
+        "objective_name": name,
+        "objective_prompt": prompt,
+        "confirmation_mode": "auto",
+        "output_variables": output_variables,
+        "modality": "verbal",
+        "next_conditional_objectives": {},
+        "next_required_objective": next_required,
+        "callback_url": "",
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
+def _seed_objectives() -> list[JSONObject]:
+    return [
+        _objective(
+            "o5e1d9c7a2b4",
+            "collect_contact_details",
+            "Ask for the participant's name and email address.",
+            output_variables=["name", "email"],
+            next_required="qualify_lead",
+            created_at="2025-03-04T10:00:00.000000Z",
+        ),
+        _objective(
+            "o8b3f6a0d1c9",
+            "qualify_lead",
+            "Find out the participant's team size and budget.",
+            output_variables=["team_size", "budget"],
+            created_at="2025-03-05T11:30:00.000000Z",
+        ),
+        _objective(
+            "o2c7e4b9f0a6",
+            "ask_if_new_patient",
+            "Ask the patient if they are new or have been here before.",
+            output_variables=["patient_status"],
+            created_at="2025-04-01T08:45:00.000000Z",
+        ),
+    ]
+
+
+def _guardrail(
+    uuid: str,
+    name: str,
+    prompt: str,
+    tags: list[JSON],
+    *,
+    modality: str = "verbal",
+    created_at: str,
+) -> JSONObject:
+    # An individual guardrail as the documented GET /v2/guardrails?legacy=false lists it: its id
+    # is "uuid".
+    return {
+        "uuid": uuid,
+        "guardrail_name": name,
+        "guardrail_prompt": prompt,
+        "modality": modality,
+        "callback_url": "",
+        "tags": tags,
+        "app_message": True,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+
+
+def _seed_guardrails() -> list[JSONObject]:
+    return [
+        _guardrail(
+            "g1f4a8c2e9b0",
+            "no_medical_advice",
+            "Never give medical advice outside approved guidelines.",
+            ["compliance", "healthcare"],
+            created_at="2025-03-10T09:00:00.000000Z",
+        ),
+        _guardrail(
+            "g7d2b5e1a0c3",
+            "no_competitors",
+            "Only mention our own products; never discuss competitors.",
+            ["sales"],
+            created_at="2025-03-11T09:00:00.000000Z",
+        ),
+        _guardrail(
+            "g3e9c6f2b8d1",
+            "check_if_alone",
+            "Confirm throughout the call that the participant is alone.",
+            ["compliance"],
+            modality="visual",
+            created_at="2025-03-12T09:00:00.000000Z",
+        ),
+        _guardrail(
+            "g0a5d7b3c9e6",
+            "no_pricing_promises",
+            "Never promise a price or a discount.",
+            ["sales", "compliance"],
+            created_at="2025-03-13T09:00:00.000000Z",
+        ),
+    ]
+
+
+def _seed_guardrail_sets() -> list[JSONObject]:
+    # Inferred: the docs show a set's create answer (guardrails_id, guardrails_name, status,
+    # created_at) and its create body (name + data items); a listed set is shown as both.
+    return [
+        {
+            "guardrails_id": "g12345",
+            "guardrails_name": "Healthcare Compliance Guardrails",
+            "status": "active",
+            "data": [
+                {
+                    "guardrail_name": "no_medical_advice",
+                    "guardrail_prompt": "Never provide medical advice outside approved guidelines.",
+                    "modality": "verbal",
+                    "callback_url": "",
+                }
+            ],
+            "created_at": "2024-01-15T10:30:00.000000Z",
+            "updated_at": "2024-01-15T10:30:00.000000Z",
+        }
+    ]
+
+
 def _seed_personas() -> list[JSONObject]:
     return [
         {
@@ -615,6 +747,11 @@ class EmulatorState:
             self.personas: dict[str, JSONObject] = _by_id(_seed_personas(), "persona_id")
             self.replicas: dict[str, JSONObject] = _by_id(_seed_replicas(), "replica_id")
             self.documents: dict[str, JSONObject] = _by_id(_seed_documents(), "document_id")
+            self.objectives: dict[str, JSONObject] = _by_id(_seed_objectives(), "objectives_id")
+            self.guardrails: dict[str, JSONObject] = _by_id(_seed_guardrails(), "uuid")
+            self.guardrail_sets: dict[str, JSONObject] = _by_id(
+                _seed_guardrail_sets(), "guardrails_id"
+            )
             self.conversations: dict[str, JSONObject] = {}
             self.latency_ms = 0
             self.mask_secrets = False
@@ -820,6 +957,16 @@ def _page(items: list[JSONObject], *, page: int, limit: int, first: int) -> list
     return list(items[start : start + limit])
 
 
+def _found(item: JSONObject, *, tags: set[str], needle: str, name_key: str, id_key: str) -> bool:
+    """The `tags` and `name_or_uuid` filters of the documents and guardrails lists."""
+    item_tags = item.get("tags")
+    # Documented for guardrails, inferred for documents: any of the tags matches (OR).
+    if tags and not (isinstance(item_tags, list) and tags.intersection(map(str, item_tags))):
+        return False
+    name = str(item.get(name_key, "")).lower()
+    return not needle or needle in name or needle in str(item.get(id_key, "")).lower()
+
+
 def _truthy(raw: str | None) -> bool:
     return (raw or "").strip().lower() in {"true", "1", "yes"}
 
@@ -1023,14 +1170,9 @@ def _list_documents(state: EmulatorState, call: _Call) -> _Answer:
     needle = (call.query.get("name_or_uuid") or "").strip().lower()
 
     def wanted(doc: JSONObject) -> bool:
-        doc_tags = doc.get("tags")
-        # Inferred: a document matches when it carries any of the requested tags.
-        if tags and not (isinstance(doc_tags, list) and tags.intersection(map(str, doc_tags))):
-            return False
         if status is not None and doc.get("status") != status:
             return False
-        name = str(doc.get("document_name", "")).lower()
-        return not needle or needle in name or needle in str(doc.get("document_id", "")).lower()
+        return _found(doc, tags=tags, needle=needle, name_key="document_name", id_key="document_id")
 
     items = sorted(
         (d for d in state.documents.values() if wanted(d)),
@@ -1039,6 +1181,64 @@ def _list_documents(state: EmulatorState, call: _Call) -> _Answer:
     )
     data: list[JSON] = [copy.deepcopy(d) for d in _page(items, page=page, limit=limit, first=0)]
     return _Answer(200, {"data": data, "total_count": len(items), "page": page, "limit": limit})
+
+
+# -- Objectives and guardrails ------------------------------------------------------------------
+
+
+def _list_objectives(state: EmulatorState, call: _Call) -> _Answer:
+    limit = _int_query(call, "limit", default=10, minimum=1)
+    page = _int_query(call, "page", default=1, minimum=1)
+    items = list(state.objectives.values())
+    data: list[JSON] = [copy.deepcopy(o) for o in _page(items, page=page, limit=limit, first=1)]
+    return _Answer(200, {"data": data, "total_count": len(items)})
+
+
+def _get_objective(state: EmulatorState, call: _Call) -> _Answer:
+    objective = state.objectives.get(call.args["id"])
+    if objective is None:
+        # Inferred: an unknown id is a 400 naming the id, as for personas.
+        raise _bad_request("Invalid objectives_id")
+    # Documented as {"data": {...}}; the id inside is inferred (the docs' example leaves it out).
+    return _Answer(200, {"data": copy.deepcopy(objective)})
+
+
+def _list_guardrails(state: EmulatorState, call: _Call) -> _Answer:
+    limit = _int_query(call, "limit", default=10, minimum=1)
+    if _choice_query(call, "legacy", ("true", "false")) != "false":
+        # legacy=true is the default: the guardrail sets, paged from 1 ("All Sets" page).
+        page = _int_query(call, "page", default=1, minimum=1)
+        sets = list(state.guardrail_sets.values())
+        data: list[JSON] = [copy.deepcopy(s) for s in _page(sets, page=page, limit=limit, first=1)]
+        return _Answer(200, {"data": data, "total_count": len(sets)})
+    page = _int_query(call, "page", default=0, minimum=0)
+    order = _choice_query(call, "sort", ("ascending", "descending")) or "ascending"
+    tags = {t.strip() for t in call.query.get("tags", "").split(",") if t.strip()}
+    needle = (call.query.get("name_or_uuid") or "").strip().lower()
+    items = sorted(
+        (
+            g
+            for g in state.guardrails.values()
+            if _found(g, tags=tags, needle=needle, name_key="guardrail_name", id_key="uuid")
+        ),
+        key=lambda g: str(g.get("created_at", "")),
+        reverse=order == "descending",
+    )
+    shown: list[JSON] = [copy.deepcopy(g) for g in _page(items, page=page, limit=limit, first=0)]
+    return _Answer(200, {"data": shown, "total_count": len(items), "page": page, "limit": limit})
+
+
+def _get_guardrail(state: EmulatorState, call: _Call) -> _Answer:
+    # One path, two shapes: an individual guardrail is answered flat, a legacy set wrapped in
+    # "data" (Tavus tells them apart by the id).
+    guardrail = state.guardrails.get(call.args["id"])
+    if guardrail is not None:
+        return _Answer(200, copy.deepcopy(guardrail))
+    legacy_set = state.guardrail_sets.get(call.args["id"])
+    if legacy_set is not None:
+        return _Answer(200, {"data": copy.deepcopy(legacy_set)})
+    # Inferred: an unknown id is a 400 naming the id, as for personas.
+    raise _bad_request("Invalid guardrail_id")
 
 
 # -- Conversations ------------------------------------------------------------------------------
@@ -1156,6 +1356,10 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
     ),
     (re.compile(r"/v2/replicas/?"), {"GET": _list_replicas}),
     (re.compile(r"/v2/documents/?"), {"GET": _list_documents}),
+    (re.compile(r"/v2/objectives/?"), {"GET": _list_objectives}),
+    (re.compile(r"/v2/objectives/(?P<id>[^/]+)/?"), {"GET": _get_objective}),
+    (re.compile(r"/v2/guardrails/?"), {"GET": _list_guardrails}),
+    (re.compile(r"/v2/guardrails/(?P<id>[^/]+)/?"), {"GET": _get_guardrail}),
     (
         re.compile(r"/v2/conversations/?"),
         {"GET": _list_conversations, "POST": _create_conversation},

@@ -449,6 +449,22 @@ class TavusClient:
             params["name_or_uuid"] = name_or_uuid
         return _listing(self._request("GET", "/v2/documents", params=params).json_object())
 
+    # -- Pickers: objectives and guardrails -------------------------------------------------
+
+    # Tavus: https://docs.tavus.io/api-reference/objectives/get-objectives-list
+    # Items carry objectives_id (the value a persona's objectives_id takes) and objective_name.
+    def list_objectives(self, page: int = 1, limit: int = 100) -> JSONObject:
+        params = {"page": str(page), "limit": str(limit)}
+        return _listing(self._request("GET", "/v2/objectives", params=params).json_object())
+
+    # Tavus: https://docs.tavus.io/api-reference/guardrails/list-guardrails
+    # Without legacy=false Tavus answers the legacy guardrail *sets* (what guardrails_id points
+    # at); with it, individual guardrails, whose id (for guardrail_ids) is the item's "uuid".
+    # Pages are 0-based when legacy=false, as for documents.
+    def list_guardrails(self, page: int = 0, limit: int = 100) -> JSONObject:
+        params = {"legacy": "false", "page": str(page), "limit": str(limit)}
+        return _listing(self._request("GET", "/v2/guardrails", params=params).json_object())
+
     # -- Conversations ----------------------------------------------------------------------
 
     # Tavus: https://docs.tavus.io/api-reference/conversations/create-conversation

@@ -685,6 +685,157 @@ def test_documents_non_positive_limit_is_400_with_documented_text(api: Api, limi
     assert response.json() == {"error": "Invalid request: limit must be a positive integer"}
 
 
+# -- Objectives and guardrails -----------------------------------------------------------------
+
+
+def test_objectives_list_the_seeds_with_the_documented_fields(api: Api) -> None:
+    body = api.call("GET", "/v2/objectives", params={"limit": "100"}).json()
+    assert body["total_count"] == len(body["data"]) == 3
+    first = body["data"][0]
+    assert first["objectives_id"].startswith("o")
+    assert set(first) == {
+        "objectives_id",
+        "objective_name",
+        "objective_prompt",
+        "confirmation_mode",
+        "output_variables",
+        "modality",
+        "next_conditional_objectives",
+        "next_required_objective",
+        "callback_url",
+        "created_at",
+        "updated_at",
+    }
+
+
+def test_objectives_paginate_from_page_one_ten_per_page_by_default(api: Api) -> None:
+    page1 = api.call("GET", "/v2/objectives", params={"limit": "2", "page": "1"}).json()
+    page2 = api.call("GET", "/v2/objectives", params={"limit": "2", "page": "2"}).json()
+    default = api.call("GET", "/v2/objectives").json()
+    assert [len(page1["data"]), len(page2["data"])] == [2, 1]
+    assert len(default["data"]) == 3
+    assert api.call("GET", "/v2/objectives", params={"page": "0"}).status_code == 400
+
+
+def test_get_one_objective_is_wrapped_in_data(api: Api) -> None:
+    listed = api.call("GET", "/v2/objectives").json()["data"][0]
+    response = api.call("GET", f"/v2/objectives/{listed['objectives_id']}")
+    assert response.status_code == 200
+    assert response.json() == {"data": listed}
+
+
+def test_get_unknown_objective_is_400(api: Api) -> None:
+    response = api.call("GET", "/v2/objectives/o0000missing")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid objectives_id"}
+
+
+def test_guardrails_list_legacy_sets_unless_legacy_is_false(api: Api) -> None:
+    sets = api.call("GET", "/v2/guardrails").json()
+    individual = api.call("GET", "/v2/guardrails", params={"legacy": "false"}).json()
+    assert [s["guardrails_id"] for s in sets["data"]] == ["g12345"]
+    assert sets["data"][0]["guardrails_name"] == "Healthcare Compliance Guardrails"
+    assert individual["total_count"] == len(individual["data"]) == 4
+    assert all(g["uuid"].startswith("g") for g in individual["data"])
+    assert set(individual["data"][0]) == {
+        "uuid",
+        "guardrail_name",
+        "guardrail_prompt",
+        "modality",
+        "callback_url",
+        "tags",
+        "app_message",
+        "created_at",
+        "updated_at",
+    }
+
+
+def test_individual_guardrail_pages_are_zero_based(api: Api) -> None:
+    params = {"legacy": "false", "limit": "3"}
+    first = api.call("GET", "/v2/guardrails", params=params).json()
+    second = api.call("GET", "/v2/guardrails", params={**params, "page": "1"}).json()
+    assert (first["page"], first["limit"], first["total_count"]) == (0, 3, 4)
+    assert len(first["data"]) == 3 and len(second["data"]) == 1
+    assert {g["uuid"] for g in first["data"]}.isdisjoint(g["uuid"] for g in second["data"])
+
+
+def test_individual_guardrails_filter_by_any_tag_and_by_name(api: Api) -> None:
+    by_tag = api.call(
+        "GET", "/v2/guardrails", params={"legacy": "false", "tags": "healthcare,sales"}
+    ).json()
+    by_name = api.call(
+        "GET", "/v2/guardrails", params={"legacy": "false", "name_or_uuid": "competitor"}
+    ).json()
+    assert {g["guardrail_name"] for g in by_tag["data"]} == {
+        "no_medical_advice",
+        "no_competitors",
+        "no_pricing_promises",
+    }
+    assert [g["guardrail_name"] for g in by_name["data"]] == ["no_competitors"]
+
+
+def test_guardrails_refuse_an_unknown_legacy_value(api: Api) -> None:
+    response = api.call("GET", "/v2/guardrails", params={"legacy": "maybe"})
+    assert response.status_code == 400
+    assert "legacy" in response.json()["error"]
+
+
+def test_get_one_guardrail_is_flat_and_a_legacy_set_wrapped(api: Api) -> None:
+    listed = api.call("GET", "/v2/guardrails", params={"legacy": "false"}).json()["data"][0]
+    one = api.call("GET", f"/v2/guardrails/{listed['uuid']}")
+    legacy_set = api.call("GET", "/v2/guardrails/g12345")
+    assert one.status_code == 200 and one.json() == listed
+    assert legacy_set.status_code == 200
+    assert legacy_set.json()["data"]["guardrails_name"] == "Healthcare Compliance Guardrails"
+    assert api.call("GET", "/v2/guardrails/g0000missing").status_code == 400
+
+
+def test_reset_restores_the_objective_and_guardrail_seeds(api: Api, emu: EmulatorState) -> None:
+    emu.objectives.clear()
+    emu.guardrails.clear()
+    emu.guardrail_sets.clear()
+    emu.reset()
+    assert api.call("GET", "/v2/objectives").json()["total_count"] == 3
+    assert api.call("GET", "/v2/guardrails", params={"legacy": "false"}).json()["total_count"] == 4
+    assert api.call("GET", "/v2/guardrails").json()["total_count"] == 1
+
+
+def test_personas_accept_objectives_and_guardrails_fields(api: Api) -> None:
+    persona_id = api.create(
+        minimal(
+            objectives_id="o5e1d9c7a2b4",
+            guardrails_id="g12345",
+            guardrail_ids=["g1f4a8c2e9b0", "g7d2b5e1a0c3"],
+            guardrail_tags=["compliance"],
+        )
+    )
+    ops = [{"op": "replace", "path": "/guardrail_ids", "value": ["g3e9c6f2b8d1"]}]
+    patched = api.call("PATCH", f"/v2/personas/{persona_id}", json=ops)
+    persona = api.persona(persona_id)
+    assert patched.status_code == 200
+    assert persona["objectives_id"] == "o5e1d9c7a2b4"
+    assert persona["guardrails_id"] == "g12345"
+    assert persona["guardrail_ids"] == ["g3e9c6f2b8d1"]
+    assert persona["guardrail_tags"] == ["compliance"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("objectives_id", ["o5e1d9c7a2b4"]),
+        ("guardrails_id", 12345),
+        ("guardrail_ids", "g1f4a8c2e9b0"),
+        ("guardrail_tags", [1, 2]),
+    ],
+)
+def test_personas_refuse_objective_and_guardrail_fields_of_the_wrong_type(
+    api: Api, field: str, value: JSON
+) -> None:
+    response = api.call("POST", "/v2/personas", json=minimal(**{field: value}))
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+
+
 # -- Conversations -----------------------------------------------------------------------------
 
 

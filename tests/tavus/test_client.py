@@ -191,6 +191,48 @@ def test_list_documents_uses_zero_based_pages_and_comma_tags(
     }
 
 
+# -- Objectives and guardrails -----------------------------------------------------------------
+
+
+def test_list_objectives_reads_the_listing_from_page_one(
+    client: TavusClient, emu: EmulatorState
+) -> None:
+    body = client.list_objectives()
+    data = body["data"]
+    assert isinstance(data, list) and body["total_count"] == len(data) == 3
+    assert {"objectives_id", "objective_name", "objective_prompt"} <= set(data[0])
+    assert emu.requests[-1].path == "/v2/objectives"
+    assert emu.requests[-1].query == {"page": "1", "limit": "100"}
+
+
+def test_list_guardrails_asks_for_individual_guardrails_from_page_zero(
+    client: TavusClient, emu: EmulatorState
+) -> None:
+    body = client.list_guardrails()
+    data = body["data"]
+    assert isinstance(data, list) and body["total_count"] == len(data) == 4
+    assert all(isinstance(g, dict) and str(g["uuid"]).startswith("g") for g in data)
+    assert all(isinstance(g, dict) and isinstance(g["tags"], list) for g in data)
+    assert emu.requests[-1].path == "/v2/guardrails"
+    assert emu.requests[-1].query == {"legacy": "false", "page": "0", "limit": "100"}
+
+
+def test_list_guardrails_pages_through_with_limit(client: TavusClient) -> None:
+    first = client.list_guardrails(page=0, limit=3)["data"]
+    second = client.list_guardrails(page=1, limit=3)["data"]
+    assert isinstance(first, list) and isinstance(second, list)
+    assert (len(first), len(second)) == (3, 1)
+
+
+def test_list_objectives_on_an_odd_answer_raises_unavailable(
+    client: TavusClient, emu: EmulatorState
+) -> None:
+    emu.fail_next(1, 200, body={"objectives": []}, methods={"GET"})
+    with pytest.raises(TavusUnavailable) as caught:
+        client.list_objectives()
+    assert caught.value.reason == "bad_response"
+
+
 # -- Conversations -----------------------------------------------------------------------------
 
 
