@@ -35,9 +35,11 @@ API (everything a page needs):
     ``patching.describe_changes`` / ``minimal_patch`` for two versions of a large persona: the
     same result, but what the versions share is dropped first (history pages compare dozens).
 
-``document_summary(doc) -> list[tuple[str, list[tuple[str, Shown]]]]``
+``document_summary(doc, *, names=None) -> list[tuple[str, list[tuple[str, Shown]]]]``
     Every field of one snapshot, by section: (section title, [(field label, Shown)]), for "the
-    persona as it was at this version".
+    persona as it was at this version". ``names`` maps a pointer (``/default_replica_id``,
+    ``/guardrail_ids``, ...) to {id: display name}: a known id reads "Anna - Studio
+    (r90bbd427f71)", an unknown one stays the id.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from .jsontypes import JSON, JSONObject, Op, clone, to_pointer
@@ -251,15 +253,31 @@ def _shown_for_summary(pointer: str, value: JSON) -> Shown:
     return show_value(value, pointer=pointer)
 
 
+def _named(value: JSON, names: Mapping[str, str]) -> JSON:
+    """An id (or a list of ids) with the names `names` knows: "Anna - Studio (r90bbd427f71)"."""
+    if isinstance(value, str) and value in names:
+        return f"{names[value]} ({value})"
+    if isinstance(value, list):
+        return [_named(item, names) if isinstance(item, str) else item for item in value]
+    return value
+
+
 def document_summary(
-    doc: JSONObject, *, redacted: bool = False
+    doc: JSONObject,
+    *,
+    redacted: bool = False,
+    names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[tuple[str, list[tuple[str, Shown]]]]:
     """Every setting of a persona snapshot, by editor section, values shown as on a page.
 
     Tool lists read one line per tool. Pass redacted=True when `doc` is already redacted.
+    `names`: {pointer: {id: name}} for fields that hold ids of other Tavus resources.
     """
+    names = names or {}
     grouped: dict[str, list[tuple[str, Shown]]] = {}
     for pointer, value in _leaves(doc if redacted else redact(doc)):
+        if pointer in names:
+            value = _named(value, names[pointer])
         grouped.setdefault(layer_for(pointer).key, []).append(
             (label_for(pointer), _shown_for_summary(pointer, value))
         )

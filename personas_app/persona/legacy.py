@@ -3,6 +3,7 @@
 The editor keeps legacy fields untouched until the author runs "Migrate legacy fields", which
 shows `describe_migration` and the resulting patch first. Existing conversational_flow values
 win over migrated ones, because Tavus says conversational_flow overrides the old STT settings.
+Legacy fields without a current equivalent (`UNMAPPED_LEGACY`) are only explained, never migrated.
 Pure module: imports only the standard library and this package's pure modules; never Django,
 never requests. Never mutates its input.
 """
@@ -13,7 +14,21 @@ import copy
 
 from .jsontypes import JSON, JSONObject, to_pointer
 
-__all__ = ["describe_migration", "invert_level", "legacy_fields", "migrate_legacy"]
+__all__ = [
+    "UNMAPPED_LEGACY",
+    "describe_migration",
+    "invert_level",
+    "legacy_fields",
+    "migrate_legacy",
+]
+
+# Legacy fields with no current field to move to: pages show them read-only with this
+# explanation, and migrate_legacy leaves them alone. A legacy guardrail set groups guardrails
+# that Tavus also lists one by one, but the set does not say which individual ids it maps to,
+# so guardrails_id is never turned into guardrail_ids.
+UNMAPPED_LEGACY: dict[str, str] = {
+    "/guardrails_id": "A legacy guardrail set; new personas use individual guardrails.",
+}
 
 _LEVELS = ("low", "medium", "high")
 _OLD_STT_ENGINES = ("tavus-turbo", "tavus-advanced")
