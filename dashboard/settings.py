@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "personas_app",
 ]
 
@@ -76,6 +78,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "personas_app.middleware.RequestIdMiddleware",
     "personas_app.middleware.WorkspaceAccessMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -118,6 +122,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes counts failed logins; its backend must come first (it refuses locked-out logins).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "personas:home"
@@ -184,8 +193,7 @@ TAVUS_PICKER_CACHE_SECONDS = env_int("TAVUS_PICKER_CACHE_SECONDS", 120)
 # the workspace settings, and no key is ever sent to it. In DEBUG the local emulator's loopback
 # addresses are allowed too (`make run`, tests).
 TAVUS_ALLOWED_BASE_URLS = [
-    url.rstrip("/")
-    for url in env_list("TAVUS_ALLOWED_BASE_URLS", [TAVUS_API_BASE_URL])
+    url.rstrip("/") for url in env_list("TAVUS_ALLOWED_BASE_URLS", [TAVUS_API_BASE_URL])
 ]
 TAVUS_ALLOW_LOOPBACK = env_bool("TAVUS_ALLOW_LOOPBACK", DEBUG)
 
@@ -222,6 +230,20 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Login throttling (django-axes) ----------------------------------------------------------------
+# AXES_FAILURE_LIMIT failed logins lock the username, and separately the client address, for
+# LOGIN_LOCKOUT_MINUTES (a further failure while locked starts the wait again). Both login pages
+# (/accounts/login/ and /admin/) are covered; `manage.py axes_reset` lifts every lock.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# The address is REMOTE_ADDR. Behind a reverse proxy that is the proxy's own address, shared by
+# everyone: LOGIN_LOCK_ADDRESS=0 then locks usernames only, so one person's typos lock no one else.
+AXES_LOCKOUT_PARAMETERS = (
+    ["username", "ip_address"] if env_bool("LOGIN_LOCK_ADDRESS", True) else ["username"]
+)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 # --- Logging: secrets are scrubbed by a filter on every handler ------------------------------------
 LOGGING = {

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from personas_app.crypto import unseal
 from personas_app.models import ApiKey, Workspace
@@ -26,7 +27,9 @@ def test_demo_setup_is_idempotent_and_uses_the_emulator(monkeypatch: Any) -> Non
     key = ApiKey.objects.get(workspace=workspace, is_active=True)
     assert unseal(key.secret_sealed) == "demo-key"
     assert ApiKey.objects.count() == 1
-    assert authenticate(username="demo", password="demo-password") is not None
+    # With a request: the login throttle (django-axes) refuses to authenticate without one.
+    request = RequestFactory().post("/accounts/login/")
+    assert authenticate(request, username="demo", password="demo-password") is not None
     assert "talks to the emulator" in out.getvalue()
 
 
