@@ -205,7 +205,8 @@ def test_end_before_start_is_explained(bob_client: Any, mixed: dict[str, AuditEv
 
 def test_htmx_request_gets_only_the_rows(bob_client: Any, mixed: dict[str, AuditEvent]) -> None:
     body = bob_client.get(URL + "?actor=bob", HTTP_HX_REQUEST="true").content.decode()
-    assert body.lstrip().startswith('<div id="audit-rows">') and "<html" not in body
+    assert '<div id="audit-rows">' in body and "<html" not in body
+    assert body.lstrip().startswith('<span id="audit-export" hx-swap-oob="true">')
     assert _row_ids(body) == [mixed["b"].pk]
 
 
@@ -487,3 +488,14 @@ def test_export_makes_no_upstream_request(
 ) -> None:
     _export(bob_client, "?format=csv").getvalue()
     assert tavus.count() == 0
+
+
+def test_filtering_without_a_reload_updates_the_export_links_too(
+    bob_client: Any, workspace: Any
+) -> None:
+    response = bob_client.get("/w/acme/audit/?action=key.added", HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert 'id="audit-export" hx-swap-oob="true"' in body
+    assert "format=csv" in body and "action=key.added" in body.split('id="audit-export"')[1]
+    assert "(filtered)" in body
