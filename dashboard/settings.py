@@ -179,6 +179,11 @@ SESSION_ENGINE = (
     if CACHES["default"]["BACKEND"].endswith("RedisCache")
     else "django.contrib.sessions.backends.db"
 )
+# An idle timeout: every answered request saves the session and so pushes its expiry
+# SESSION_IDLE_TIMEOUT_HOURS ahead; a session left unused that long is over.
+SESSION_IDLE_TIMEOUT_HOURS = env_int("SESSION_IDLE_TIMEOUT_HOURS", 12)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_HOURS * 3600
+SESSION_SAVE_EVERY_REQUEST = True
 
 # --- Tavus -----------------------------------------------------------------------------------------
 TAVUS_API_BASE_URL = os.environ.get("TAVUS_API_BASE_URL", "https://tavusapi.com").rstrip("/")
