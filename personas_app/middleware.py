@@ -1,5 +1,10 @@
 """Request ids and workspace access control.
 
+RequestIdMiddleware gives every request an id, shared by the audit records it writes and sent back
+as X-Request-Id. An incoming X-Request-Id is kept only when it looks like one (8 to 36 of
+A-Z a-z 0-9 . _ -, so a UUID fits, as does AuditEvent.request_id); anything else (newlines, markup,
+10 KB, non-ASCII) is replaced by a fresh id, never stored or echoed.
+
 WorkspaceAccessMiddleware is the one place where access is decided, before any view runs: for
 every view of the app that takes a workspace slug it reads the user's membership with its
 workspace (one query), answers 404 to outsiders (no existence leak) and 403 to members whose role
@@ -9,6 +14,7 @@ request.membership. A refused request never reaches a view, so it never reaches 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +29,9 @@ from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
 View = Callable[..., HttpResponse]
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,36}")
+
+
 class RequestIdMiddleware:
     """Give every request an id, shared by the audit records it writes."""
 
@@ -30,7 +39,10 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.request_id = request.headers.get("X-Request-Id", "")[:36] or uuid.uuid4().hex  # type: ignore[attr-defined]
+        incoming = request.headers.get("X-Request-Id", "")
+        request.request_id = (  # type: ignore[attr-defined]
+            incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        )
         response = self.get_response(request)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response
