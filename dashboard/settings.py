@@ -270,6 +270,19 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Request size limits ---------------------------------------------------------------------------
+# No request body (file uploads aside) may be larger than the largest import (MAX_IMPORT_BYTES,
+# above). Django refuses a larger one, or one with too many fields, through handler400: a plain
+# page with status 413 (personas_app.views.errors.bad_request), never a 500.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMPORT_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_IMPORT_BYTES
+# The editor posts about 45 fields for each tool opened for editing (2 when folded): a persona of 200
+# tools of 10 parameters, every tool open, posts about 9 450. Twice that leaves room.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DATA_UPLOAD_MAX_NUMBER_FIELDS", 20_000)
+
+# --- Error reports: no secret on any error page or report, whatever DEBUG is -----------------------
+DEFAULT_EXCEPTION_REPORTER_FILTER = "personas_app.views.errors.SecretsExceptionReporterFilter"
+
 # --- Logging: secrets are scrubbed by a filter on every handler ------------------------------------
 LOGGING = {
     "version": 1,

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("personas_app.urls")),
 ]
 
+handler400 = "personas_app.views.errors.bad_request"
 handler403 = "personas_app.views.errors.forbidden"
 handler404 = "personas_app.views.errors.not_found"
 handler500 = "personas_app.views.errors.server_error"

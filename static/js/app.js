@@ -24,6 +24,7 @@
     const words = {
       403: "You are not allowed to do that in this workspace.",
       404: "That page or persona no longer exists.",
+      413: "That was too large to send. Nothing was saved; your input is still on the page.",
       500: "Something went wrong on our side. Your input is still on the page.",
     };
     toast(words[status] || "The request failed (" + status + "). Your input is still on the page.");
