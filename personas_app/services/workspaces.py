@@ -177,6 +177,26 @@ def _ensure_admin_remains(workspace: Workspace, membership: Membership) -> None:
         raise WorkspaceError("A workspace must keep at least one admin.")
 
 
+_APPROVER_ROLES = (Role.REVIEWER, Role.ADMIN)
+
+
+def _ensure_enough_approvers(
+    workspace: Workspace, membership: Membership, role: str | None
+) -> None:
+    """Refuse a role change (None: a removal) that would leave fewer members able to approve
+    than a workspace needing approval asks for."""
+    if not workspace.requires_approval or membership.role not in _APPROVER_ROLES:
+        return
+    if role in _APPROVER_ROLES:
+        return
+    left = workspace.memberships.filter(role__in=_APPROVER_ROLES).exclude(pk=membership.pk).count()
+    if left < workspace.approvals_required:
+        raise WorkspaceError(
+            f"Changes here need {workspace.approvals_required} approval(s), and only {left} "
+            "member(s) could still give them. Lower “Approvals needed” in the settings first."
+        )
+
+
 def member_change_role(
     *,
     workspace: Workspace,
@@ -191,6 +211,7 @@ def member_change_role(
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if role != Role.ADMIN:
             _ensure_admin_remains(workspace, membership)
+        _ensure_enough_approvers(workspace, membership, role)
         old = membership.role
         membership.role = role
         membership.save(update_fields=["role"])
@@ -215,6 +236,7 @@ def member_remove(
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         _ensure_admin_remains(workspace, membership)
+        _ensure_enough_approvers(workspace, membership, None)
         username = membership.user.get_username()
         membership.delete()
         audit_record(
@@ -463,6 +485,13 @@ def workspace_update_settings(
         raise WorkspaceError("A workspace needs a name.")
     if approvals_required < 1:
         raise WorkspaceError("At least one approval is needed.")
+    approvers = workspace.memberships.filter(role__in=_APPROVER_ROLES).count()
+    if requires_approval and approvals_required > approvers:
+        raise WorkspaceError(
+            f"Only {approvers} member(s) can approve changes (reviewers and admins), so "
+            f"“Approvals needed” cannot be {approvals_required}. Add a reviewer first, or "
+            "need fewer approvals."
+        )
     if conversation_max_minutes < 1:
         raise WorkspaceError("Test conversations need at least one minute.")
     wanted: dict[str, object] = {

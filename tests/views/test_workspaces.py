@@ -15,7 +15,7 @@ from django.test import Client
 from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ApiKey, AuditEvent, Membership, Role, Workspace
 from personas_app.services.workspaces import api_key_add, api_key_revoke
-from tests.builders import make_user, make_workspace
+from tests.builders import make_member, make_user, make_workspace
 
 NEW_SECRET = "tvs-new-secret-ABCD-9876"
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -657,6 +657,7 @@ def test_saving_settings_audits_what_changed(
     alice_client: Client, workspace: Workspace, settings: Any
 ) -> None:
     settings.TAVUS_ALLOWED_BASE_URLS = ["https://tavusapi.com", "https://proxy.example.com"]
+    make_member(workspace, make_user("rita"), Role.REVIEWER)  # a second member who can approve
     response = alice_client.post(
         "/w/acme/settings/",
         _settings(
@@ -729,3 +730,40 @@ def test_settings_with_htmx_and_bad_input_returns_the_form_fragment(
     response = alice_client.post("/w/acme/settings/", _settings(approvals_required="0"), **HX)
     body = _body(response)
     assert 'id="settings-form"' in body and "<html" not in body
+
+
+def test_approvals_needed_cannot_exceed_the_members_who_can_give_them(
+    alice_client: Client, workspace: Workspace
+) -> None:
+    form = _settings(requires_approval="on", approvals_required="2")
+
+    body = _body(alice_client.post("/w/acme/settings/", form))
+
+    assert "Only 1 member(s) can approve changes" in body
+    workspace.refresh_from_db()
+    assert not workspace.requires_approval
+
+
+def test_a_role_change_that_would_leave_too_few_approvers_is_refused(
+    alice_client: Client, workspace: Workspace
+) -> None:
+    rita = make_member(workspace, make_user("rita"), Role.REVIEWER)
+    workspace.requires_approval, workspace.approvals_required = True, 2
+    workspace.save()
+
+    response = alice_client.post(
+        f"/w/acme/members/{rita.pk}/role/", {"role": "editor"}, follow=True
+    )
+
+    assert "Lower “Approvals needed” in the settings first" in _body(response)
+    rita.refresh_from_db()
+    assert rita.role == Role.REVIEWER
+
+
+def test_changing_a_role_asks_for_confirmation_first(
+    alice_client: Client, workspace: Workspace
+) -> None:
+    body = _body(alice_client.get("/w/acme/members/"))
+
+    assert 'hx-confirm="Change the role of bob?' in body
+    assert 'hx-trigger="change' not in body  # picking a role alone changes nothing
