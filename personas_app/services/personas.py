@@ -26,7 +26,7 @@ from ..persona.redaction import contains_marker, redact, restore_ops
 from ..persona.safety import storable
 from ..tavus import TavusAnswerLost, TavusClient, TavusError
 from .audit import audit_record
-from .workspaces import tavus_client_for
+from .workspaces import NoActiveKey, tavus_client_for
 
 
 def _name(doc: JSONObject | None) -> str:
@@ -480,25 +480,98 @@ def _picker_cache_key(workspace: Workspace, what: str) -> str:
     return f"picker:{workspace.pk}:{what}"
 
 
+def _data(listing: JSONObject) -> list[JSONObject]:
+    data = listing.get("data")
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+# What each picker lists, read from Tavus (first page of 100, as the pickers show).
+_PICKER_READS: dict[str, Callable[[TavusClient], list[JSONObject]]] = {
+    "replicas": lambda client: _data(client.list_replicas(limit=100, verbose=True)),
+    "documents": lambda client: _data(client.list_documents(limit=100)),
+    "objectives": lambda client: _data(client.list_objectives(limit=100)),
+    "guardrails": lambda client: _data(client.list_guardrails(limit=100)),
+}
+
+
+def _picker_list(workspace: Workspace, what: str) -> list[JSONObject]:
+    """One of Tavus's lists for a picker, cached per workspace for a short time; a failed read
+    raises (TavusError, NoActiveKey) and caches nothing."""
+    key = _picker_cache_key(workspace, what)
+    found: list[JSONObject] = cache.get_or_set(
+        key,
+        lambda: _PICKER_READS[what](tavus_client_for(workspace)),
+        settings.TAVUS_PICKER_CACHE_SECONDS,
+    )
+    return found
+
+
 def replicas_for_picker(*, workspace: Workspace) -> list[JSONObject]:
     """Completed replicas (stock and the account's own), cached per workspace for a short time."""
-    key = _picker_cache_key(workspace, "replicas")
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    data = tavus_client_for(workspace).list_replicas(limit=100, verbose=True).get("data", [])
-    replicas = [r for r in data if isinstance(r, dict) and r.get("status") == "completed"]
-    cache.set(key, replicas, settings.TAVUS_PICKER_CACHE_SECONDS)
-    return replicas
+    return [r for r in _picker_list(workspace, "replicas") if r.get("status") == "completed"]
 
 
 def documents_for_picker(*, workspace: Workspace) -> list[JSONObject]:
     """The workspace's documents (ids, names, tags), cached per workspace for a short time."""
-    key = _picker_cache_key(workspace, "documents")
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    data = tavus_client_for(workspace).list_documents(limit=100).get("data", [])
-    documents = [d for d in data if isinstance(d, dict)]
-    cache.set(key, documents, settings.TAVUS_PICKER_CACHE_SECONDS)
-    return documents
+    return _picker_list(workspace, "documents")
+
+
+def objectives_for_picker(*, workspace: Workspace) -> list[JSONObject]:
+    """The account's objectives (objectives_id, objective_name, ...), cached per workspace."""
+    objectives = _picker_list(workspace, "objectives")
+    return [o for o in objectives if isinstance(o.get("objectives_id"), str)]
+
+
+def guardrails_for_picker(*, workspace: Workspace) -> list[JSONObject]:
+    """The account's individual guardrails (uuid, guardrail_name, tags, ...), cached per
+    workspace. Legacy guardrail sets are not listed: new personas use individual guardrails."""
+    guardrails = _picker_list(workspace, "guardrails")
+    return [g for g in guardrails if isinstance(g.get("uuid"), str)]
+
+
+# Top-level persona fields that hold ids of other Tavus resources, and how to name them:
+# (field, picker list, id key, name key).
+_NAMED_FIELDS = (
+    ("default_replica_id", "replicas", "replica_id", "replica_name"),
+    ("objectives_id", "objectives", "objectives_id", "objective_name"),
+    ("guardrail_ids", "guardrails", "uuid", "guardrail_name"),
+)
+
+
+@dataclass(frozen=True)
+class ReferenceNames:
+    """Names of the resources a persona points at: {pointer: {id: name}}; `complete` is False
+    when a list the persona points into was not read (not cached, or Tavus failed)."""
+
+    by_pointer: dict[str, dict[str, str]]
+    complete: bool
+
+
+def persona_reference_names(
+    *, workspace: Workspace, persona: JSONObject, cached_only: bool = False
+) -> ReferenceNames:
+    """The names of the replica, objectives and guardrails `persona` points at, from the picker
+    lists. Only the lists of fields the persona sets are read. `cached_only`: no Tavus call, only
+    lists a picker read recently (a page that must make one upstream request)."""
+    names: dict[str, dict[str, str]] = {}
+    complete = True
+    for key, what, id_key, name_key in _NAMED_FIELDS:
+        if not persona.get(key):
+            continue
+        try:
+            items = (
+                cache.get(_picker_cache_key(workspace, what))
+                if cached_only
+                else _picker_list(workspace, what)
+            )
+        except (TavusError, NoActiveKey):
+            items = None
+        if items is None:
+            complete = False
+            continue
+        names[f"/{key}"] = {
+            str(item[id_key]): str(item[name_key])
+            for item in items
+            if isinstance(item.get(id_key), str) and isinstance(item.get(name_key), str)
+        }
+    return ReferenceNames(by_pointer=names, complete=complete)
