@@ -13,6 +13,7 @@ import html
 import itertools
 import json
 import math
+import os
 import re
 import statistics
 import time
@@ -169,6 +170,7 @@ class Bench:
     def __init__(self, emulator: Emulator, requests_n: int, warmup: int, rounds: int) -> None:
         self.emulator = emulator
         self.n, self.warmup, self.rounds = requests_n, warmup, max(1, min(rounds, requests_n))
+        self.round_loads: list[float] = []  # the 1-minute load average after each round
 
     def measure(self, specs: list[Spec]) -> dict[str, Item]:
         """Each spec's timed requests in `self.rounds` rounds: every round takes its share of each
@@ -194,6 +196,7 @@ class Bench:
                 samples[spec.name] += [page for page, _ in block]
                 api_samples[spec.name] += [api for _, api in block if api is not None]
                 round_p50s[spec.name].append(statistics.median(page for page, _ in block))
+            self.round_loads.append(round(os.getloadavg()[0], 2))
         return {
             spec.name: Item(
                 samples[spec.name],

@@ -41,6 +41,7 @@ def results(
     edit_ladder: dict[str, Item],
     api_samples: dict[str, list[float]],
     concurrency: dict[str, Any],
+    round_loads: list[float],
     seeded: Any,
     seed_s: float,
     total_s: float,
@@ -69,6 +70,7 @@ def results(
         "machine": machine,
         "code": args.code_version,
         "load_average_at_start": args.load_at_start,
+        "load_average_by_round": round_loads,
         "requests_per_item": args.requests,
         "warmup_per_item": args.warmup,
         "rounds": args.rounds,
@@ -189,7 +191,9 @@ def table(found: dict[str, Any]) -> str:
         f"in {found['rounds']} rounds · {found['audit_rows']:,} audit rows · "
         f"{found['persona_versions']:,} extra versions of the large persona",
         f"{machine['cores']} cores {machine['cpu_model']} · Python {machine['python']} · load average "
-        f"{found['load_average_at_start'][0]} at start, {machine['load_average'][0]} at end · "
+        f"{found['load_average_at_start'][0]} at start, "
+        f"{' '.join(str(x) for x in found['load_average_by_round'])} after each round, "
+        f"{machine['load_average'][0]} at end · "
         f"commit {found['code']['commit'][:10]}"
         + (
             f" + {found['code']['uncommitted_files']} uncommitted files"

@@ -721,6 +721,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
         edit_ladder=edit_ladder,
         api_samples=_api_samples(list(items.values()) + list(edit_ladder.values())),
         concurrency=conc,
+        round_loads=bench.round_loads,
         seeded=seeded,
         seed_s=seed_s,
         total_s=total_s,
