@@ -49,6 +49,8 @@ URL_RULES: dict[str, Perm] = {
     "persona_delete": Perm.EDIT,
     "picker_replicas": Perm.VIEW,
     "picker_documents": Perm.VIEW,
+    "picker_objectives": Perm.VIEW,
+    "picker_guardrails": Perm.VIEW,
     # history and audit
     "persona_history": Perm.VIEW,
     "persona_version": Perm.VIEW,

@@ -44,6 +44,8 @@ persona_urls = [
     ),
     path("w/<slug:slug>/pickers/replicas/", personas.picker_replicas, name="picker_replicas"),
     path("w/<slug:slug>/pickers/documents/", personas.picker_documents, name="picker_documents"),
+    path("w/<slug:slug>/pickers/objectives/", personas.picker_objectives, name="picker_objectives"),
+    path("w/<slug:slug>/pickers/guardrails/", personas.picker_guardrails, name="picker_guardrails"),
 ]
 
 history_urls = [

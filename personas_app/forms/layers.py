@@ -19,6 +19,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ..persona.jsontypes import JSON, JSONObject
+from ..persona.legacy import UNMAPPED_LEGACY
 from ..persona.redaction import SECRET_MARKER
 from .widgets import LinesField, ListField, SecretInput
 
@@ -31,9 +32,9 @@ class Spec:
     """How one form field maps to one JSON value of the layer."""
 
     name: str  # JSON key; "__" separates nested keys (voice_settings__speed)
-    kind: (
-        str  # text | textarea | choice | tristate | number | number_or_text | lines | list | secret
-    )
+    # text | textarea | choice | tristate | number | number_or_text | lines | list | secret;
+    # "lines" keep their order, a "list" holds ids or tags whose order means nothing.
+    kind: str
     label: str
     help: str = ""
     choices: tuple[tuple[str, str], ...] = ()
@@ -168,6 +169,13 @@ def _make_field(spec: Spec, choices_extra: JSON) -> forms.Field:
     return forms.CharField(widget=forms.TextInput(attrs=spec.attrs), **common)
 
 
+def _same_items(spec: Spec, posted: Any, original: JSON) -> bool:
+    """A list field posted with the original's items in another order."""
+    if spec.kind != "list" or not isinstance(posted, list) or not isinstance(original, list):
+        return False
+    return sorted(posted) == sorted(to_form_value(spec, original))
+
+
 class LayerForm(forms.Form):
     """Base of the per-layer forms: fields come from SPECS; to_fragment() gives the edited layer."""
 
@@ -243,6 +251,10 @@ class LayerForm(forms.Form):
                 continue
             if posted == self._shown_originally(spec):
                 continue
+            # Ids and tags are sets to Tavus: the same ones in another order (a picker lists
+            # them in its own order) change nothing.
+            if _same_items(spec, posted, original):
+                continue
             if _is_empty(posted):
                 _remove(result, spec.path)
             else:
@@ -298,7 +310,26 @@ class IdentityForm(LayerForm):
             "Document tags",
             "Documents carrying any of these tags are available too.",
         ),
+        Spec(
+            "objectives_id",
+            "text",
+            "Objectives",
+            "The objectives the persona works through in a conversation (an objectives id).",
+        ),
+        Spec(
+            "guardrail_ids",
+            "list",
+            "Guardrails",
+            "Rules the persona must keep to in every conversation (guardrail ids, comma-separated).",
+        ),
+        Spec(
+            "guardrail_tags",
+            "list",
+            "Guardrail tags",
+            "Guardrails carrying any of these tags apply too.",
+        ),
     )
+    LEGACY = (("guardrails_id", UNMAPPED_LEGACY["/guardrails_id"]),)
 
 
 LLM_MODELS = (

@@ -46,10 +46,14 @@ from ..persona.templates import TEMPLATES, template_doc
 from ..services.personas import (
     Fetched,
     MissingSecret,
+    ReferenceNames,
     documents_for_picker,
+    guardrails_for_picker,
+    objectives_for_picker,
     persona_apply_patch,
     persona_fetch,
     persona_listing,
+    persona_reference_names,
     persona_safe_apply,
     persona_search,
     replicas_for_picker,
@@ -166,12 +170,13 @@ def _live_persona_page(
     return render(request, template, {**context, "tavus_error": "", **page(fetched)})
 
 
-def _detail_context(fetched: Fetched) -> dict[str, Any]:
+def _detail_context(fetched: Fetched, names: ReferenceNames) -> dict[str, Any]:
     persona, shown = fetched.persona, fetched.redacted
     return {
         "persona": persona,
         "persona_name": _persona_name(persona),
-        "sections": document_summary(shown, redacted=True),
+        "sections": document_summary(shown, redacted=True, names=names.by_pointer),
+        "names_pending": not names.complete,
         "raw_json": dumps_readable(shown, depth=5),
         "legacy": legacy_fields(persona),
         "warnings": persona_warnings(persona),
@@ -182,7 +187,27 @@ def _detail_context(fetched: Fetched) -> dict[str, Any]:
 
 @require_GET
 def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
-    return _live_persona_page(request, persona_id, "personas/detail.html", _detail_context)
+    # The page makes one upstream request: replica, objective and guardrail names come from the
+    # picker lists already cached; when one is not, the page asks for its settings again with
+    # ?names (htmx), and that fragment reads the lists.
+    if request.htmx and "names" in request.GET:
+        try:
+            fetched = persona_fetch(
+                workspace=request.workspace, persona_id=persona_id, request_id=request.request_id
+            )
+        except (TavusError, NoActiveKey):
+            return HttpResponse(status=204)  # the page keeps showing the ids
+        names = persona_reference_names(workspace=request.workspace, persona=fetched.persona)
+        sections = document_summary(fetched.redacted, redacted=True, names=names.by_pointer)
+        return render(request, "personas/detail.html#settings", {"sections": sections})
+
+    def page(fetched: Fetched) -> dict[str, Any]:
+        names = persona_reference_names(
+            workspace=request.workspace, persona=fetched.persona, cached_only=True
+        )
+        return _detail_context(fetched, names)
+
+    return _live_persona_page(request, persona_id, "personas/detail.html", page)
 
 
 # -- the editor -------------------------------------------------------------------------------------
@@ -754,3 +779,53 @@ def picker_documents(request: AppRequest, slug: str) -> HttpResponse:
         current_tags=", ".join(current_tags),
     )
     return render(request, "personas/_document_picker.html", context)
+
+
+@require_GET
+def picker_objectives(request: AppRequest, slug: str) -> HttpResponse:
+    current = request.GET.get("current", "").strip()
+    context: dict[str, Any] = {"field_name": "identity-objectives_id", "current": current}
+    try:
+        objectives = objectives_for_picker(workspace=request.workspace)
+    except (TavusError, NoActiveKey) as exc:
+        context["picker_error"] = tavus_error_message(exc)
+        objectives = []
+    context["objectives"] = objectives
+    context["current_known"] = any(o.get("objectives_id") == current for o in objectives)
+    return render(request, "personas/_picker_objectives.html", context)
+
+
+def _listed(request: AppRequest, name: str) -> list[str]:
+    """A comma-separated list of a picker's query string (what the editor currently holds)."""
+    return [v.strip() for v in request.GET.get(name, "").split(",") if v.strip()]
+
+
+@require_GET
+def picker_guardrails(request: AppRequest, slug: str) -> HttpResponse:
+    current_ids, current_tags = _listed(request, "ids"), _listed(request, "tags")
+    context: dict[str, Any] = {
+        "ids_name": "identity-guardrail_ids",
+        "tags_name": "identity-guardrail_tags",
+        "current_ids": ", ".join(current_ids),
+        "current_tags": ", ".join(current_tags),
+    }
+    try:
+        guardrails = guardrails_for_picker(workspace=request.workspace)
+    except (TavusError, NoActiveKey) as exc:
+        context["picker_error"] = tavus_error_message(exc)
+        guardrails = []
+    by_id = {str(g.get("uuid")): g for g in guardrails}
+    tagged: dict[str, int] = {}  # tag -> how many guardrails carry it
+    for guardrail in guardrails:
+        tags = guardrail.get("tags")
+        for tag in tags if isinstance(tags, list) else []:
+            tagged[str(tag)] = tagged.get(str(tag), 0) + 1
+    # The persona's own choices come first, in its order, so an untouched picker posts them
+    # back exactly as they were (a reordered list would be a change).
+    context.update(
+        chosen=[(i, by_id.get(i)) for i in current_ids],
+        others=[g for i, g in by_id.items() if i not in current_ids],
+        chosen_tags=[(t, tagged.get(t, 0)) for t in current_tags],
+        other_tags=[(t, n) for t, n in sorted(tagged.items()) if t not in current_tags],
+    )
+    return render(request, "personas/_picker_guardrails.html", context)
