@@ -55,6 +55,8 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "persona_export": {"persona_id": PERSONA},
     "picker_replicas": {},
     "picker_documents": {},
+    "picker_objectives": {},
+    "picker_guardrails": {},
     "persona_history": {"persona_id": PERSONA},
     "persona_version": {"persona_id": PERSONA, "event_id": EVENT},
     "persona_compare": {"persona_id": PERSONA},

@@ -216,6 +216,8 @@ def _resource_from_path(path: str) -> str:
         ("/v2/conversations", "conversation"),
         ("/v2/replicas", "replica"),
         ("/v2/documents", "document"),
+        ("/v2/objectives", "objective"),
+        ("/v2/guardrails", "guardrail"),
     ):
         if path.startswith(prefix):
             return noun if path[len(prefix) :].strip("/") else f"{noun} list"

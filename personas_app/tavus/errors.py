@@ -116,6 +116,8 @@ _ADDRESSES: dict[str, str] = {
     "conversation list": "its address for conversations",
     "replica list": "its address for replicas",
     "document list": "its address for documents",
+    "objective list": "its address for objectives",
+    "guardrail list": "its address for guardrails",
     "address": "the address asked",
 }
 
