@@ -49,6 +49,7 @@ from ..services.personas import (
     ReferenceNames,
     documents_for_picker,
     guardrails_for_picker,
+    last_known_version,
     objectives_for_picker,
     persona_apply_patch,
     persona_fetch,
@@ -65,7 +66,7 @@ from ..services.personas import (
     persona_delete as persona_delete_service,
 )
 from ..services.workspaces import NoActiveKey
-from ..tavus import TavusError
+from ..tavus import TavusError, TavusNotFound, TavusRateLimited, TavusUnavailable
 
 PAGE_SIZE = 20
 
@@ -166,8 +167,31 @@ def _live_persona_page(
     except (TavusError, NoActiveKey) as exc:
         # A page that only reads: there is no typed work to reassure about.
         error = {"tavus_error": tavus_error_message(exc), "tavus_reading": True}
-        return render(request, template, {**context, **error})
+        return render(
+            request, template, {**context, **error, **_fallback(request, persona_id, exc)}
+        )
     return render(request, template, {**context, "tavus_error": "", **page(fetched)})
+
+
+def _fallback(request: AppRequest, persona_id: str, exc: Exception) -> dict[str, Any]:
+    """What a persona page can still offer when Tavus cannot show the persona, from the last
+    version the dashboard recorded: restore a deleted persona, or draft a change request while
+    Tavus is unreachable."""
+    if not isinstance(exc, TavusNotFound | TavusUnavailable | TavusRateLimited):
+        return {}
+    last = last_known_version(workspace=request.workspace, persona_id=persona_id)
+    if last is None:
+        return {}
+    slug = request.workspace.slug
+    if isinstance(exc, TavusNotFound):
+        url = (
+            reverse("personas:persona_create", args=[slug])
+            + "?"
+            + urlencode({"restore": persona_id})
+        )
+        return {"last_version": last, "restore_url": url}
+    url = reverse("personas:persona_edit", args=[slug, persona_id]) + "?from=last"
+    return {"last_version": last, "draft_url": url}
 
 
 def _detail_context(fetched: Fetched, names: ReferenceNames) -> dict[str, Any]:
@@ -347,6 +371,15 @@ def _start_document(request: AppRequest) -> tuple[JSONObject, str]:
     template = request.GET.get("template", "")
     if template in TEMPLATES:
         return template_doc(template), f"Starting from the “{TEMPLATES[template].title}” template."
+    restore = request.GET.get("restore", "")
+    last = last_known_version(workspace=request.workspace, persona_id=restore) if restore else None
+    if last is not None and isinstance(last.after, dict):
+        doc, _ = drop_markers(strip_read_only(last.after))  # snapshots are stored redacted
+        when = last.created_at.strftime("%-d %b %Y, %H:%M")
+        return doc, (
+            f"Restoring “{last.persona_name or restore}” from the last version the dashboard "
+            f"recorded ({when}). Secrets are never kept: type them again if it needs them."
+        )
     duplicate = request.GET.get("duplicate", "")
     if duplicate:
         persona, _, error = _fetch_or_message(request, duplicate)
@@ -523,6 +556,8 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
         context.update(_preview_context(base, PersonaEditor(start, None)))
         context["editor"] = PersonaEditor(start)
         return render(request, "personas/edit.html", context)
+    if request.method == "GET" and request.GET.get("from") == "last":
+        return _offline_draft(request, persona_id)
     if request.method == "GET":
 
         def page(fetched: Fetched) -> dict[str, Any]:
@@ -548,6 +583,7 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
         start_state=request.POST.get("start_state", ""),
     )
     context.update(persona_id=persona_id, persona_name=_persona_name(base), change=change)
+    context["offline_draft"] = request.POST.get("offline_draft") == "1"
     action = request.POST.get("editor_action", "")
     if action:
         editor.handle_action(action)
@@ -564,7 +600,8 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
     if not context["ops"]:
         messages.info(request, "Nothing changed, so nothing was sent to Tavus.")
         return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
-    if request.workspace.sends_to_review(asked=request.POST.get("submit") == "propose"):
+    asked = request.POST.get("submit") == "propose" or context["offline_draft"]
+    if request.workspace.sends_to_review(asked=asked):
         return _propose(
             request,
             kind="edit",
@@ -628,6 +665,31 @@ def _apply_edit(
     else:
         messages.info(request, "Tavus already had these settings; nothing changed.")
     return redirect("personas:persona_detail", slug=slug, persona_id=persona_id)
+
+
+def _offline_draft(request: AppRequest, persona_id: str) -> HttpResponse:
+    """The editor started from the last version the dashboard recorded, for a change request:
+    Tavus cannot be read now, and the change is rebased on what it holds when it is applied."""
+    last = last_known_version(workspace=request.workspace, persona_id=persona_id)
+    if last is None or not isinstance(last.after, dict):
+        messages.error(
+            request, "The dashboard has no recorded version of this persona to start from."
+        )
+        return redirect(
+            "personas:persona_detail", slug=request.workspace.slug, persona_id=persona_id
+        )
+    doc = last.after
+    context = _editor_context(
+        request, PersonaEditor(doc), base_state=pack_state(doc, _place(request, persona_id))
+    )
+    context.update(_preview_context(doc, PersonaEditor(doc, None)))
+    context.update(
+        persona_id=persona_id,
+        persona_name=_persona_name(doc),
+        offline_draft=True,
+        last_version=last,
+    )
+    return render(request, "personas/edit.html", context)
 
 
 @require_POST
