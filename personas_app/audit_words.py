@@ -66,6 +66,18 @@ _VERSION_TITLES: dict[str, str] = {
 }
 
 
+# A change request's events in a persona's timeline: only what sent something to Tavus says so.
+_REVIEW_TITLES: dict[str, str] = {
+    "review.applied": "Applied from a review",
+    "review.apply_failed": "A reviewed change failed to apply",
+    "review.conflict": "A reviewed change met a conflict (nothing sent)",
+    "review.updated": "A change request was updated from the live version",
+    "review.created": "A change was drafted",
+    "review.submitted": "A change was sent for review",
+    "review.closed": "A change request was closed",
+}
+
+
 def action_label(action: str) -> str:
     """What happened, in plain words; unknown actions are spelled out from their dotted name."""
     if action in AUDIT_ACTIONS:
@@ -79,7 +91,7 @@ def version_title(action: str) -> str:
     """Heading of one entry in a persona's timeline."""
     if action in _VERSION_TITLES:
         return _VERSION_TITLES[action]
-    if action.startswith("review."):
-        return "Applied from a review"
+    if action in _REVIEW_TITLES:
+        return _REVIEW_TITLES[action]
     label = action_label(action)
     return label[:1].upper() + label[1:]

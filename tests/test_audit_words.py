@@ -26,3 +26,12 @@ def test_every_written_action_has_plain_words() -> None:
 def test_every_action_is_offered_in_the_filter() -> None:
     offered = {action for _, items in ACTION_GROUPS for action, _ in items}
     assert offered == set(AUDIT_ACTIONS)
+
+
+def test_only_review_events_that_sent_something_are_titled_applied() -> None:
+    from personas_app.audit_words import version_title
+
+    assert version_title("review.applied") == "Applied from a review"
+    for action in ("review.conflict", "review.updated", "review.apply_failed"):
+        assert "Applied" not in version_title(action)
+    assert "nothing sent" in version_title("review.conflict")
