@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,6 +117,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a file (one per test run), not Django's default in-memory database: the browser
+    # tests' live server then gives each request thread its own connection, as production does,
+    # instead of sharing the tests' one connection between concurrent requests, which break it now
+    # that every request writes its session (SESSION_SAVE_EVERY_REQUEST).
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"persona-studio-test-{os.getpid()}.sqlite3")
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
