@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import validator_for
 
 from .jsontypes import JSON, JSONObject, to_pointer
+from .layers import label_for
 from .safety import unsafe_values
 
 __all__ = [
@@ -66,8 +67,13 @@ class Problem:
         """The path as a JSON pointer ("/layers/llm/tools/0/function/name"), for FIELD_LABELS."""
         return to_pointer(self.path)
 
+    @property
+    def label(self) -> str:
+        """The place in plain words, as the editor labels it: "LLM tools > #1 > Name"."""
+        return label_for(self.pointer) if self.path else ""
+
     def __str__(self) -> str:
-        return f"{self.dotted}: {self.message}" if self.path else self.message
+        return f"{self.label}: {self.message}" if self.path else self.message
 
 
 def _path_key(path: tuple[str | int, ...]) -> tuple[tuple[int, int, str], ...]:
@@ -550,5 +556,9 @@ def persona_problems(
 
 
 def validate_persona(doc: JSONObject) -> list[str]:
-    """Errors as "path: message" strings; empty when the persona is valid."""
-    return [str(problem) for problem in persona_problems(doc)]
+    """Errors as "dotted.path: message" strings, for developers and logs (pages name the place
+    by its label, str(problem)); empty when the persona is valid."""
+    return [
+        f"{problem.dotted}: {problem.message}" if problem.path else problem.message
+        for problem in persona_problems(doc)
+    ]

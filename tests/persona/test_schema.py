@@ -270,7 +270,8 @@ def test_problem_formats() -> None:
     problem = Problem(("layers", "llm", "tools", 0, "function", "name"), "Bad")
     assert problem.dotted == "layers.llm.tools[0].function.name"
     assert problem.pointer == "/layers/llm/tools/0/function/name"
-    assert str(problem) == "layers.llm.tools[0].function.name: Bad"
+    assert problem.label == "LLM tools > #1 > Name"
+    assert str(problem) == "LLM tools > #1 > Name: Bad"  # what pages show
     assert str(Problem((), "Whole thing")) == "Whole thing"
 
 
