@@ -22,13 +22,16 @@ migrate: $(STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 
-## run: the dashboard on SQLite against the bundled Tavus emulator (or real Tavus with TAVUS_API_KEY)
+## run: the dashboard and a task worker on SQLite against the bundled Tavus emulator (or real Tavus
+##      with TAVUS_API_KEY); Ctrl+C stops all of them
 run: migrate
 	$(PY) manage.py demo_setup --emulator-url http://127.0.0.1:$(EMULATOR_PORT)
 	@if [ -z "$$TAVUS_API_KEY" ]; then \
 	  $(PY) manage.py tavus_emulator --port $(EMULATOR_PORT) --api-key demo-key --demo-personas >var/emulator.log 2>&1 & \
 	  echo "Tavus emulator on http://127.0.0.1:$(EMULATOR_PORT) (log: var/emulator.log)"; \
 	fi; \
+	$(PY) manage.py db_worker --no-reload >var/worker.log 2>&1 & \
+	echo "Task worker running (log: var/worker.log)"; \
 	trap 'kill $$(jobs -p) 2>/dev/null' EXIT INT TERM; \
 	echo ""; \
 	echo "  Persona Studio: http://$(HOST):$(PORT)/"; \

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    # Background tasks: Django's Tasks API (backport) and its database backend (see TASKS).
+    "django_tasks",
+    "django_tasks_db",
     "personas_app",
 ]
 
@@ -203,6 +206,9 @@ TAVUS_TIMEOUT_CONNECT = float(os.environ.get("TAVUS_TIMEOUT_CONNECT", "3.05"))
 TAVUS_TIMEOUT_READ = float(os.environ.get("TAVUS_TIMEOUT_READ", "10"))
 TAVUS_RETRIES = env_int("TAVUS_RETRIES", 2)
 TAVUS_RETRY_WAIT_MAX = float(os.environ.get("TAVUS_RETRY_WAIT_MAX", "2"))
+# At most this many requests to Tavus in flight per workspace from background work (change sets
+# applied by the task workers; the reads of a change set being prepared).
+TAVUS_MAX_CONCURRENCY = max(1, env_int("TAVUS_MAX_CONCURRENCY", 4))
 # How long replica and document pickers are cached per workspace (seconds).
 TAVUS_PICKER_CACHE_SECONDS = env_int("TAVUS_PICKER_CACHE_SECONDS", 120)
 # The Tavus API addresses a workspace may use (comma-separated). Any other address is refused in
@@ -232,6 +238,11 @@ if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
     FIELD_ENCRYPTION_KEYS = [_dev_encryption_key(SECRET_KEY)]
+
+# --- Background tasks (django-tasks with django-tasks-db) ------------------------------------------
+# Tasks are rows in this database; `manage.py db_worker` runs them (`make run` starts one). Several
+# workers, on several machines, may share one PostgreSQL database: each task is claimed by one.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # --- Security (production defaults when DEBUG is off) ----------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
