@@ -550,9 +550,11 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     )
     connections.close_all()
 
-    # The dashboard under gunicorn, production settings; a second instance joins for the
-    # concurrency run only.
+    # The dashboard under gunicorn, production settings. The concurrency run's second instance
+    # starts now too, idle until then: both run the code the database was just migrated for.
     dash = Dashboard(_start_gunicorn(cleanup, "gunicorn", env, args))
+    concurrent = args.concurrency_sessions > 0 and args.concurrency_seconds > 0
+    second = _start_gunicorn(cleanup, "gunicorn-2", env, args) if concurrent else ""
     dash.login(seeded.username, seeded.password)
     emulator = Emulator(emulator_url, api_key)
     bench = Bench(emulator, args.requests, args.warmup, args.rounds)
@@ -708,7 +710,9 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
             flush=True,
         )
 
-    conc = _concurrency(args, cleanup, env, dash, emulator, seeded, edited, db.vendor, cache_url)
+    conc = _concurrency(
+        args, cleanup, [dash.base, second], emulator, seeded, edited, db.vendor, cache_url
+    )
 
     total_s = time.perf_counter() - started
     results = report.results(
@@ -748,20 +752,18 @@ def _api_samples(items: list[Item]) -> dict[str, list[float]]:
 def _concurrency(
     args: argparse.Namespace,
     cleanup: Cleanup,
-    env: dict[str, str],
-    first: Dashboard,
+    bases: list[str],
     emulator: Emulator,
     seeded: Any,
     edited: list[tuple[str, str]],
     vendor: str,
     cache_url: str,
 ) -> dict[str, Any]:
-    """The concurrency run against `first` and a second instance on the same database and cache."""
+    """The concurrency run against two instances on the same database and cache."""
     sessions, seconds = args.concurrency_sessions, args.concurrency_seconds
-    if sessions <= 0 or seconds <= 0:
+    if not all(bases):
         print("Concurrency run: skipped (--concurrency-sessions or --concurrency-seconds is 0)")
         return {"skipped": "asked to"}
-    second = _start_gunicorn(cleanup, "gunicorn-2", env, args)
     w = f"/w/{seeded.slug}"
     large = f"{w}/personas/{seeded.large_id}"
     large_name = str(seeded.large_doc.get("persona_name"))
@@ -780,7 +782,7 @@ def _concurrency(
         flush=True,
     )
     found = concurrency.run(
-        bases=[first.base, second],
+        bases=bases,
         username=seeded.username,
         password=seeded.password,
         pages=pages,
