@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from .audit import AppendOnlyError, AuditEvent, Outcome
+from .changesets import (
+    ChangeSet,
+    ChangeSetComment,
+    ChangeSetItem,
+    ChangeSetReview,
+    ChangeSetStatus,
+    ItemKind,
+    ItemStatus,
+)
 from .conversations import Conversation
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, PersonaLock, Role, Workspace
@@ -13,9 +22,16 @@ __all__ = [
     "AuditEvent",
     "ChangeKind",
     "ChangeRequest",
+    "ChangeSet",
+    "ChangeSetComment",
+    "ChangeSetItem",
+    "ChangeSetReview",
+    "ChangeSetStatus",
     "ChangeStatus",
     "Comment",
     "Conversation",
+    "ItemKind",
+    "ItemStatus",
     "Membership",
     "Outcome",
     "PersonaLock",

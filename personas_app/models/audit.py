@@ -59,6 +59,7 @@ class AuditEvent(models.Model):
     after = models.JSONField("after", null=True, blank=True)
     note = models.TextField("note", blank=True)
     change_request_id = models.BigIntegerField("change request", null=True, blank=True)
+    change_set_id = models.BigIntegerField("change set", null=True, blank=True)
 
     objects = AuditQuerySet.as_manager()
 
@@ -89,6 +90,12 @@ class AuditEvent(models.Model):
                 fields=["workspace", "change_request_id", "id"],
                 name="audit_ws_cr_id",
                 condition=models.Q(change_request_id__isnull=False),
+            ),
+            # A change set's own history; partial, as above.
+            models.Index(
+                fields=["workspace", "change_set_id", "id"],
+                name="audit_ws_cs_id",
+                condition=models.Q(change_set_id__isnull=False),
             ),
         ]
 

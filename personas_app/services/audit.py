@@ -39,6 +39,7 @@ def audit_record(
     http_status: int | None = None,
     note: str = "",
     change_request_id: int | None = None,
+    change_set_id: int | None = None,
 ) -> AuditEvent:
     """Append one audit record. `error` marks a failed upstream call and keeps its message."""
     user = actor if actor is not None and actor.is_authenticated else None
@@ -60,4 +61,5 @@ def audit_record(
         after=redact(after) if after is not None else None,
         note=note,
         change_request_id=change_request_id,
+        change_set_id=change_set_id,
     )
