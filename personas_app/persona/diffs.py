@@ -1,8 +1,9 @@
 """Per-layer diffs for pages: group field changes by editor section and format values to read.
 
 Shared by the history pages, the persona editor's preview and the review pages, all through the
-template include ``templates/includes/_diff.html``. Pure module: imports only the standard
-library and the persona-document modules (layers, patching, redaction); never Django.
+template include ``templates/includes/_diff.html``, and by the persona's page. Pure module:
+imports only the standard library and the persona-document modules (glossary, layers, patching,
+redaction); never Django.
 
 API (everything a page needs):
 
@@ -35,11 +36,13 @@ API (everything a page needs):
     ``patching.describe_changes`` / ``minimal_patch`` for two versions of a large persona: the
     same result, but what the versions share is dropped first (history pages compare dozens).
 
-``document_summary(doc, *, names=None) -> list[tuple[str, list[tuple[str, Shown]]]]``
-    Every field of one snapshot, by section: (section title, [(field label, Shown)]), for "the
-    persona as it was at this version". ``names`` maps a pointer (``/default_replica_id``,
-    ``/guardrail_ids``, ...) to {id: display name}: a known id reads "Anna - Studio
-    (r90bbd427f71)", an unknown one stays the id.
+``document_summary(doc, *, names=None) -> list[Section]``
+    Every field of one snapshot, by section, for the persona's page and "the persona as it was
+    at this version": each a ``Setting`` with its label, its value, what it is (glossary) and
+    what a known choice means. Objects read as labelled ``parts`` (header values masked), tool
+    lists as ``Tool``s with their parameters in words, lists as lists; never a JSON block.
+    ``names`` maps a pointer (``/default_replica_id``, ``/guardrail_ids``, ...) to {id: display
+    name}: a known id reads "Anna - Studio (r90bbd427f71)", an unknown one stays the id.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .glossary import choice_for, explain
 from .jsontypes import JSON, JSONObject, Op, clone, to_pointer
-from .layers import LAYERS, label_for, layer_for
+from .layers import LABEL_SEPARATOR, LAYERS, label_for, layer_for
 from .patching import (
     READ_ONLY_FIELDS,
     Change,
@@ -64,7 +69,11 @@ from .redaction import SECRET_MARKER, is_secret_pointer, redact, redact_value
 
 __all__ = [
     "TRUNCATE_AT",
+    "Parameter",
+    "Section",
+    "Setting",
     "Shown",
+    "Tool",
     "change_summary",
     "describe_snapshots",
     "document_summary",
@@ -225,32 +234,188 @@ def _leaves(doc: JSONObject) -> list[tuple[str, JSON]]:
     return found
 
 
-def _tool_line(tool: JSON) -> str | None:
-    """One function tool in plain words: name(param: type; …) — description."""
-    function = tool.get("function") if isinstance(tool, dict) else None
+# -- One snapshot, every setting labelled -------------------------------------------------------
+# Objects (voice settings, headers, provider parameters) read as labelled values and tools as
+# names, descriptions and parameters in words, never as JSON; past this depth a value is shown as
+# one line of JSON (no persona Tavus documents nests that deep).
+_MAX_DEPTH = 5
+
+_TYPE_WORDS: dict[str, tuple[str, str]] = {
+    "string": ("text", "pieces of text"),
+    "number": ("number", "numbers"),
+    "integer": ("whole number", "whole numbers"),
+    "boolean": ("yes or no", "yes-or-no values"),
+    "object": ("group of values", "groups of values"),
+    "array": ("list", "lists"),
+    "null": ("nothing", "nothings"),
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a tool, in words: `kind` is its type ("text", "list of numbers")."""
+
+    name: str
+    kind: str
+    required: bool
+    description: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the persona may ask the app to call (Tavus runs none itself)."""
+
+    name: str
+    description: str
+    parameters: tuple[Parameter, ...]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a snapshot as a page shows it.
+
+    `shown` is the value (the label of a known choice, with the value itself in `code` when
+    they differ); `help` says what the setting is and `meaning` what the chosen value does
+    (glossary). An object has labelled `parts` instead, a tool list `tools`; `is_list` asks
+    for a list even of one item.
+    """
+
+    pointer: str
+    label: str
+    shown: Shown
+    help: str = ""
+    meaning: str = ""
+    code: str = ""
+    parts: tuple[Setting, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    is_list: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """The settings of one editor section (LAYERS order), with what the section is for."""
+
+    key: str
+    title: str
+    help: str
+    settings: tuple[Setting, ...]
+
+
+def _type_words(spec: JSON, *, plural: bool = False) -> str:
+    if not isinstance(spec, dict):
+        return "values" if plural else "any value"
+    kinds = spec.get("type")
+    names = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
+    words = [
+        _TYPE_WORDS[k][plural] if isinstance(k, str) and k in _TYPE_WORDS else str(k) for k in names
+    ]
+    if not words:
+        return "values" if plural else "any value"
+    text = " or ".join(words)
+    if names == ["array"] and isinstance(spec.get("items"), dict):
+        text = f"{text} of {_type_words(spec['items'], plural=True)}"
+    properties = spec.get("properties")
+    if names == ["object"] and isinstance(properties, dict) and properties:
+        text = f"{text} ({', '.join(properties)})"
+    return text
+
+
+def _parameters(schema: JSON) -> tuple[Parameter, ...]:
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    required = schema.get("required") if isinstance(schema, dict) else None
+    required = required if isinstance(required, list) else []
+    if not isinstance(props, dict):
+        return ()
+    found: list[Parameter] = []
+    for name, spec in props.items():
+        description = spec.get("description") if isinstance(spec, dict) else None
+        enum = spec.get("enum") if isinstance(spec, dict) else None
+        found.append(
+            Parameter(
+                name=name,
+                kind=_type_words(spec),
+                required=name in required,
+                description=description if isinstance(description, str) else "",
+                choices=tuple(_scalar_text(v) for v in enum) if isinstance(enum, list) else (),
+            )
+        )
+    return tuple(found)
+
+
+def _tool(item: JSON) -> Tool | None:
+    """A function tool ({"type": "function", "function": {...}}) in words; None for another shape."""
+    function = item.get("function") if isinstance(item, dict) else None
     if not isinstance(function, dict):
         return None
-    params = function.get("parameters")
-    props = params.get("properties") if isinstance(params, dict) else None
-    required = params.get("required") if isinstance(params, dict) else None
-    required = required if isinstance(required, list) else []
-    parts = [
-        f"{name}: {spec.get('type', 'any') if isinstance(spec, dict) else 'any'}"
-        + ("" if name in required else ", optional")
-        for name, spec in (props.items() if isinstance(props, dict) else [])
-    ]
-    description = function.get("description")
-    line = f"{function.get('name', '(no name)')}({'; '.join(parts)})"
-    return f"{line} — {description}" if isinstance(description, str) and description else line
+    name, description = function.get("name"), function.get("description")
+    return Tool(
+        name=name if isinstance(name, str) and name else "(no name)",
+        description=description if isinstance(description, str) else "",
+        parameters=_parameters(function.get("parameters")),
+    )
 
 
-def _shown_for_summary(pointer: str, value: JSON) -> Shown:
-    # A list of function tools reads better as one line per tool than as JSON.
-    if isinstance(value, list) and value:
-        lines = [_tool_line(tool) for tool in value]
-        if all(lines):
-            return Shown(text=lines[0] or "", lines=[str(line) for line in lines])
-    return show_value(value, pointer=pointer)
+def _relative(label: str, parent_label: str) -> str:
+    # "Custom LLM headers > Authorization" under "Custom LLM headers" reads "Authorization".
+    prefix = parent_label + LABEL_SEPARATOR
+    return label[len(prefix) :] if label.startswith(prefix) else label
+
+
+def _setting(pointer: str, value: JSON, *, label: str, full_label: str, depth: int) -> Setting:
+    help_text = explain(pointer)
+    if isinstance(value, dict) and value and depth < _MAX_DEPTH:
+        parts = []
+        for key, item in value.items():
+            child = pointer + to_pointer((key,))
+            child_label = label_for(child)
+            parts.append(
+                _setting(
+                    child,
+                    item,
+                    label=_relative(child_label, full_label),
+                    full_label=child_label,
+                    depth=depth + 1,
+                )
+            )
+        count = f"{len(parts)} setting{'s' if len(parts) != 1 else ''}"
+        return Setting(
+            pointer, label, Shown(text=count, lines=[count]), help_text, parts=tuple(parts)
+        )
+    if isinstance(value, list) and value and depth < _MAX_DEPTH:
+        tools = [_tool(item) for item in value]
+        if all(tools):
+            count = f"{len(tools)} tool{'s' if len(tools) != 1 else ''}"
+            shown = Shown(text=count, lines=[count])
+            return Setting(pointer, label, shown, help_text, tools=tuple(t for t in tools if t))
+        if not _scalars(value):
+            items = [
+                _setting(
+                    f"{pointer}/{n}",
+                    item,
+                    label=f"#{n + 1}",
+                    full_label=f"{full_label}{LABEL_SEPARATOR}#{n + 1}",
+                    depth=depth + 1,
+                )
+                for n, item in enumerate(value)
+            ]
+            count = f"{len(items)} item{'s' if len(items) != 1 else ''}"
+            shown = Shown(text=count, lines=[count])
+            return Setting(pointer, label, shown, help_text, parts=tuple(items))
+    if isinstance(value, dict | list) and depth >= _MAX_DEPTH and value:
+        text = json.dumps(redact_value(pointer, value), ensure_ascii=False)
+        short, truncated = _cut(text, TRUNCATE_AT)
+        return Setting(pointer, label, Shown(short, [short], text, truncated), help_text)
+    choice = choice_for(pointer, value)
+    if choice is not None and not is_secret_pointer(pointer):
+        code = "" if choice.label.lower() == choice.value.lower() else choice.value
+        shown = Shown(text=choice.label, lines=[choice.label], full=choice.label)
+        return Setting(pointer, label, shown, help_text, meaning=choice.help, code=code)
+    # A page about one persona shows every text whole (a diff cuts them at TRUNCATE_AT).
+    shown = show_value(value, pointer=pointer, limit=sys.maxsize)
+    return Setting(
+        pointer, label, shown, help_text, is_list=isinstance(value, list) and bool(value)
+    )
 
 
 def _named(value: JSON, names: Mapping[str, str]) -> JSON:
@@ -267,21 +432,26 @@ def document_summary(
     *,
     redacted: bool = False,
     names: Mapping[str, Mapping[str, str]] | None = None,
-) -> list[tuple[str, list[tuple[str, Shown]]]]:
-    """Every setting of a persona snapshot, by editor section, values shown as on a page.
+) -> list[Section]:
+    """Every setting of a persona snapshot, by editor section, each labelled and explained.
 
-    Tool lists read one line per tool. Pass redacted=True when `doc` is already redacted.
-    `names`: {pointer: {id: name}} for fields that hold ids of other Tavus resources.
+    Objects read as labelled values (secrets inside masked), tool lists as tools, lists as
+    lists. Pass redacted=True when `doc` is already redacted. `names`: {pointer: {id: name}}
+    for fields that hold ids of other Tavus resources.
     """
     names = names or {}
-    grouped: dict[str, list[tuple[str, Shown]]] = {}
+    grouped: dict[str, list[Setting]] = {}
     for pointer, value in _leaves(doc if redacted else redact(doc)):
         if pointer in names:
             value = _named(value, names[pointer])
-        grouped.setdefault(layer_for(pointer).key, []).append(
-            (label_for(pointer), _shown_for_summary(pointer, value))
-        )
-    return [(layer.title, grouped[layer.key]) for layer in LAYERS if layer.key in grouped]
+        label = label_for(pointer)
+        setting = _setting(pointer, value, label=label, full_label=label, depth=1)
+        grouped.setdefault(layer_for(pointer).key, []).append(setting)
+    return [
+        Section(layer.key, layer.title, layer.help, tuple(grouped[layer.key]))
+        for layer in LAYERS
+        if layer.key in grouped
+    ]
 
 
 # -- Two versions of a large persona -----------------------------------------------------------

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from .jsontypes import from_pointer, to_pointer
 
-__all__ = ["FIELD_LABELS", "LAYERS", "LAYERS_BY_KEY", "Layer", "label_for", "layer_for"]
+__all__ = [
+    "FIELD_LABELS",
+    "LABEL_SEPARATOR",
+    "LAYERS",
+    "LAYERS_BY_KEY",
+    "Layer",
+    "label_for",
+    "layer_for",
+]
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,8 @@ FIELD_LABELS: dict[str, str] = {
 _FREE_KEY_CONTAINERS = frozenset(
     {"/layers/llm/headers", "/layers/llm/extra_body", "/layers/llm/default_query"}
 )
-_SEPARATOR = " > "
+# Joins the labels of a nested place: "LLM tools > #1 > Name".
+LABEL_SEPARATOR = " > "
 
 
 def _humanise(segment: str) -> str:
@@ -194,7 +203,9 @@ def label_for(pointer: str) -> str:
     for cut in range(len(segments) - 1, 0, -1):
         prefix = to_pointer(segments[:cut])
         if prefix in FIELD_LABELS:
-            return _SEPARATOR.join([FIELD_LABELS[prefix], *_describe_rest(prefix, segments[cut:])])
+            return LABEL_SEPARATOR.join(
+                [FIELD_LABELS[prefix], *_describe_rest(prefix, segments[cut:])]
+            )
     return _humanise(segments[-1])
 
 

@@ -158,13 +158,17 @@ def test_document_summary_lists_every_setting_by_section_without_secrets() -> No
         },
     )
 
-    summary = dict(document_summary(doc))
+    summary = document_summary(doc)
 
-    assert list(summary) == ["Identity", "Language model", "Speech recognition"]
-    identity = dict(summary["Identity"])
+    assert [section.title for section in summary] == [
+        "Identity",
+        "Language model",
+        "Speech recognition",
+    ]
+    identity = {s.label: s.shown for s in summary[0].settings}
     assert identity["Persona name"].text == "Support Agent"
     assert "Persona ID" not in identity and "Last updated" not in identity
-    llm = dict(summary["Language model"])
+    llm = {s.label: s.shown for s in summary[1].settings}
     assert llm["Custom LLM API key"].text == "(hidden)"
     assert "SECRET" not in repr(summary)
 

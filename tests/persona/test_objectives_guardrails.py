@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from personas_app.persona.diffs import document_summary
+from personas_app.persona.diffs import Section, Shown, document_summary
 from personas_app.persona.jsontypes import JSON
 from personas_app.persona.layers import FIELD_LABELS, label_for
 from personas_app.persona.legacy import (
@@ -63,6 +63,12 @@ def test_legacy_guardrail_set_is_explained_but_never_migrated() -> None:
     assert describe_migration(doc) == []
 
 
+def _identity(sections: list[Section]) -> dict[str, Shown]:
+    """The Identity section's values by label."""
+    section = next(s for s in sections if s.title == "Identity")
+    return {setting.label: setting.shown for setting in section.settings}
+
+
 def test_summary_shows_known_ids_by_name_and_unknown_ids_as_they_are() -> None:
     doc = persona_doc(
         default_replica_id="r90bbd427f71",
@@ -75,7 +81,7 @@ def test_summary_shows_known_ids_by_name_and_unknown_ids_as_they_are() -> None:
         "/guardrail_ids": {"g1f4a8c2e9b0": "no_medical_advice"},
     }
 
-    identity = dict(dict(document_summary(doc, names=names))["Identity"])
+    identity = _identity(document_summary(doc, names=names))
 
     assert identity["Default replica"].text == "Anna - Studio (r90bbd427f71)"
     assert identity["Objectives"].text == "collect_contact_details (o5e1d9c7a2b4)"
@@ -85,7 +91,7 @@ def test_summary_shows_known_ids_by_name_and_unknown_ids_as_they_are() -> None:
 def test_summary_without_names_shows_ids() -> None:
     doc = persona_doc(default_replica_id="r90bbd427f71", guardrail_ids=["g1"])
 
-    identity = dict(dict(document_summary(doc))["Identity"])
+    identity = _identity(document_summary(doc))
 
     assert identity["Default replica"].text == "r90bbd427f71"
     assert identity["Guardrails"].lines == ["g1"]

@@ -238,7 +238,9 @@ def test_detail_lists_tools_in_plain_words(
 
     body = bob_client.get(f"/w/acme/personas/{persona_id}/").content.decode()
 
-    assert "get_current_weather(location: string; unit: string, optional)" in body
+    assert '<strong class="mono">get_current_weather</strong>' in body
+    assert '<span class="mono">location</span> <span class="muted">(text, required)</span>' in body
+    assert '<span class="mono">unit</span> <span class="muted">(text, optional)</span>' in body
 
 
 def test_detail_raw_json_reads_as_the_document_and_cannot_open_markup(
