@@ -787,7 +787,7 @@ def test_whole_op_value_with_htmx_is_a_fragment(
 
     body = erin_client.get(_url(cr) + f"?part=op_value&show_op={index}", **HTMX).content.decode()
 
-    assert body.startswith('<pre class="op-value">') and LONG_PROMPT in body
+    assert body.startswith('<pre class="op-value" tabindex="0">') and LONG_PROMPT in body
     assert "<html" not in body
 
 
