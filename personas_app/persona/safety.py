@@ -124,10 +124,25 @@ def unsafe_values(
             stack.extend(((*where, i), child) for i, child in enumerate(node))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def may_be_unsafe(value: JSON) -> bool:
+    """A quick check before unsafe_values walks `value`: False when nothing in it can be unsafe.
+    One pass of the json module (in C) instead of a Python walk over every string: it refuses
+    NaN and Infinity and too deep a nesting, and writes NUL as \\u0000 and keeps a lone surrogate
+    as it is, which one search then finds. (A false alarm only costs the walk.)"""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, check_circular=False)
+    except (ValueError, RecursionError):
+        return True
+    return "\\u0000" in text or _SURROGATE.search(text) is not None
+
+
 def storable(value: JSON) -> JSON:
     """`value` with what cannot be stored or shown replaced: NUL and unpaired surrogates become
     U+FFFD, non-finite numbers null. Returns `value` itself when there is nothing to replace."""
-    if not any(True for _ in unsafe_values(value)):
+    if not may_be_unsafe(value) or not any(True for _ in unsafe_values(value)):
         return value
     return _replaced(value)
 

@@ -22,7 +22,7 @@ from jsonschema.validators import validator_for
 
 from .jsontypes import JSON, JSONObject, to_pointer
 from .layers import label_for
-from .safety import unsafe_values
+from .safety import may_be_unsafe, unsafe_values
 
 __all__ = [
     "TOOL_LIST_PATHS",
@@ -551,7 +551,8 @@ def persona_problems(
         elif key in validators:
             found += _errors(validators[key], value, (key,))
     found.extend(_system_prompt_problems(doc))
-    found.extend(Problem(path, message) for path, message in unsafe_values(doc))
+    if may_be_unsafe(doc):
+        found.extend(Problem(path, message) for path, message in unsafe_values(doc))
     return sorted_problems(found)
 
 
