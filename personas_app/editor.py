@@ -170,3 +170,89 @@ def problems_by_prefix(
         else:
             outside.append(problem)
     return inside, outside
+
+
+# -- sections of the editor page ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Section:
+    """One section of the editor page (a card with an anchor in the section menu)."""
+
+    key: str
+    title: str
+
+    @property
+    def anchor(self) -> str:
+        return f"layer-{self.key}"
+
+
+EDITOR_SECTIONS: tuple[Section, ...] = (
+    Section("identity", "Identity"),
+    Section("llm", "Language model & tools"),
+    Section("tts", "Voice"),
+    Section("stt", "Speech recognition"),
+    Section("perception", "Perception"),
+    Section("conversational_flow", "Turn-taking"),
+    Section("knowledge", "Knowledge"),
+    Section("objectives", "Objectives & guardrails"),
+)
+SECTIONS_BY_KEY = {section.key: section for section in EDITOR_SECTIONS}
+# Top-level fields shown outside the Identity section.
+_TOP_LEVEL_SECTIONS = {
+    "document_ids": "knowledge",
+    "document_tags": "knowledge",
+    "objectives_id": "objectives",
+    "guardrail_ids": "objectives",
+    "guardrail_tags": "objectives",
+    "guardrails_id": "objectives",
+}
+
+
+def section_for(pointer: str) -> str:
+    """The editor section a JSON pointer is edited in; "" for settings the editor does not show
+    (transport, unknown layers)."""
+    parts = pointer_parts(pointer)
+    if not parts:
+        return "identity"
+    if parts[0] != "layers":
+        return _TOP_LEVEL_SECTIONS.get(parts[0], "identity")
+    if len(parts) >= 2 and parts[1] in SECTIONS_BY_KEY:
+        return parts[1]
+    return ""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem the editor shows: in its section, next to its control (`target`, an element
+    id on the page; "" when there is none), naming the place as the page labels it."""
+
+    section: str
+    target: str
+    label: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.message}" if self.label else self.message
+
+
+@dataclass(frozen=True)
+class SectionStatus:
+    """What the section menu shows for one section."""
+
+    section: Section
+    changes: int
+    problems: int
+
+
+def section_statuses(pointers: Iterable[str], issues: Iterable[Issue]) -> list[SectionStatus]:
+    """Changes (by the pointers changed) and problems per section, in the page's order."""
+    changes: dict[str, int] = {}
+    for pointer in pointers:
+        key = section_for(pointer)
+        changes[key] = changes.get(key, 0) + 1
+    problems: dict[str, int] = {}
+    for issue in issues:
+        problems[issue.section] = problems.get(issue.section, 0) + 1
+    return [
+        SectionStatus(section, changes.get(section.key, 0), problems.get(section.key, 0))
+        for section in EDITOR_SECTIONS
+    ]

@@ -1,16 +1,18 @@
 """The whole persona editor: every layer form, the tools editors and the key/value rows, composed
-into one persona document, with schema problems placed next to the fields they concern.
+into one persona document, with every problem placed next to the control it concerns.
 
 Used by the create and edit pages and their live previews. The editor starts from a document (the
 live persona, a template, a duplicate or imported JSON) and only ever changes what the user changed.
+Problems come all at once: a field that cannot be read keeps its original value while the rest of
+the document is checked against the persona rules, so one preview names every problem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
-from ..editor import problems_by_prefix
+from ..editor import SECTIONS_BY_KEY, Issue, problems_by_prefix
 from ..persona.checks import persona_warnings
 from ..persona.jsontypes import JSONObject
 from ..persona.legacy import legacy_fields
@@ -24,28 +26,49 @@ from .layers import (
     SttForm,
     TtsForm,
 )
-from .tools import KeyValueRows, ToolsEditor
+from .tools import Handled, KeyValueRows, ToolsEditor
 
 _TOOL_LISTS = (
     (
         "llm",
         "tools",
         "Tools",
-        "Functions the model may call; your app receives the calls as events.",
+        "Things the persona can ask your app to do (look up an order, book a meeting). Your app "
+        "receives each call as an event; Tavus does not run them.",
     ),
     (
         "perception",
         "visual_tools",
         "Visual tools",
-        "Functions Raven may call when it sees something (names in snake_case).",
+        "Things Raven may ask your app to do when it sees something (for example when an ID card "
+        "is shown).",
     ),
     (
         "perception",
         "audio_tools",
         "Audio tools (raven-1)",
-        "Functions Raven-1 may call based on how the user sounds.",
+        "Things Raven-1 may ask your app to do based on how the user sounds.",
     ),
 )
+
+# Identity fields shown in other sections of the page, and the picker that replaces each one
+# once it has loaded (a link to the field goes to the picker).
+_IDENTITY_SECTIONS = {
+    "document_ids": "knowledge",
+    "document_tags": "knowledge",
+    "objectives_id": "objectives",
+    "guardrail_ids": "objectives",
+    "guardrail_tags": "objectives",
+}
+_PICKERS = {
+    "default_replica_id": "replica-picker",
+    "document_ids": "document-picker",
+    "document_tags": "document-picker",
+    "objectives_id": "objectives-picker",
+    "guardrail_ids": "guardrail-picker",
+    "guardrail_tags": "guardrail-picker",
+}
+_SECTION_ORDER = {key: n for n, key in enumerate(SECTIONS_BY_KEY)}
 
 
 def _layer(doc: JSONObject, key: str) -> Any:
@@ -81,6 +104,7 @@ class PersonaEditor:
             secret_values=True,
             help_text="Extra HTTP headers for your custom endpoint (e.g. Authorization). "
             "Values are write-only.",
+            section="llm",
         )
         self.extra_body = KeyValueRows(
             prefix="llm-extra_body",
@@ -90,6 +114,7 @@ class PersonaEditor:
             skip_keys=("temperature", "top_p"),
             help_text="Anything else your model provider accepts, e.g. frequency_penalty = 0.2. "
             "Numbers and true/false are sent as such.",
+            section="llm",
         )
         self.tools: dict[str, ToolsEditor] = {}
         for layer_key, list_key, label, help_text in _TOOL_LISTS:
@@ -100,11 +125,16 @@ class PersonaEditor:
                 base_tools=layer.get(list_key) if isinstance(layer, dict) else None,
                 data=data,
                 help_text=help_text,
+                section=layer_key,
             )
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.other_problems: list[Problem] = []
+        self.issues: list[Issue] = []
+        # The edited document when every input could be read, else None.
         self.document: JSONObject | None = None
+        # The edited document as far as it could be read (unreadable inputs keep their value).
+        self.composed: JSONObject | None = None
 
     @property
     def forms(self) -> list[LayerForm]:
@@ -125,24 +155,36 @@ class PersonaEditor:
     def audio_tools(self) -> ToolsEditor:
         return self.tools["perception.audio_tools"]
 
-    def handle_action(self, action: str) -> bool:
-        """An add/remove/move/mode button of a tools editor or key/value rows."""
-        editors: list[Any] = [*self.tools.values(), self.headers, self.extra_body]
-        return any(editor.handle(action) for editor in editors)
+    def handle_action(self, action: str) -> Handled | None:
+        """An add/remove/move/mode button of a tools editor or key/value rows (or the voice
+        engine's choice): what it changed, so a view can send back just that part."""
+        if action in {"refresh", "tts:engine"}:
+            return Handled("tts")
+        editors: list[ToolsEditor | KeyValueRows] = [
+            *self.tools.values(),
+            self.headers,
+            self.extra_body,
+        ]
+        for editor in editors:
+            handled = editor.handle(action)
+            if handled is not None:
+                return handled
+        return None
 
     def legacy(self) -> list[str]:
         return legacy_fields(self.start)
 
     # -- composing --------------------------------------------------------------------------------
-    def compose(self) -> JSONObject | None:
-        """The edited document, or None when a form cannot be read (errors are on the forms)."""
-        valid = all(form.is_valid() for form in self.forms)
-        tool_values = {key: editor.value() for key, editor in self.tools.items()}
+    def _compose(self) -> tuple[JSONObject, bool]:
+        """(the edited document, True when every input could be read). An unbound editor shows
+        its start document exactly, so that is its document."""
+        tool_values = {key: editor.built() for key, editor in self.tools.items()}
         headers, extra = self.headers.value(), self.extra_body.value()
-        if not valid or any(v is None for v in tool_values.values()):
-            return None
-        if self.headers.errors or self.extra_body.errors:
-            return None
+        if not self.bound:
+            return self.start, True
+        complete = all([form.is_valid() for form in self.forms])  # every form checked
+        complete = complete and all(ok for _, ok in tool_values.values())
+        complete = complete and not (self.headers.errors or self.extra_body.errors)
         doc = self.identity.to_fragment()
         if isinstance(doc.get("layers"), dict):
             doc["layers"] = dict(doc["layers"])  # shared with the start document until now
@@ -150,13 +192,18 @@ class PersonaEditor:
             fragment = form.to_fragment()
             if form.key == "llm":
                 self._merge_llm(fragment, headers, extra)
-            for layer_list, values in tool_values.items():
+            for layer_list, (values, _) in tool_values.items():
                 layer_key, list_key = layer_list.split(".")
                 if layer_key == form.key:
-                    self._set_list(fragment, form.base, list_key, values or [])
+                    self._set_list(fragment, form.base, list_key, values)
             self._put_layer(doc, form, fragment)
-        self.document = doc
-        return doc
+        return doc, complete
+
+    def compose(self) -> JSONObject | None:
+        """The edited document, or None when an input cannot be read (errors are on the forms)."""
+        doc, complete = self._compose()
+        self.composed = doc
+        return doc if complete else None
 
     def _merge_llm(self, fragment: JSONObject, headers: JSONObject, extra: JSONObject) -> None:
         """Headers and extra_body come from their rows (temperature and top_p from the form)."""
@@ -193,10 +240,12 @@ class PersonaEditor:
 
     # -- checking ---------------------------------------------------------------------------------
     def check(self) -> JSONObject | None:
-        """Compose, validate with the schema, and place problems next to their fields."""
-        doc = self.compose()
-        if doc is None:
-            return None
+        """Compose, validate with the schema, and place every problem next to its control.
+        The edited document when nothing is wrong with the inputs, else None."""
+        for form in self.forms:
+            form.field_problems = {}
+        doc, complete = self._compose()
+        self.composed = doc
         reference = (self.start_name, self.start) if self.start_name is not None else None
         self.problems = persona_problems(doc, reference=reference)
         self.warnings = persona_warnings(doc)
@@ -205,6 +254,14 @@ class PersonaEditor:
             layer_key, list_key = key.split(".")
             inside, remaining = problems_by_prefix(remaining, ("layers", layer_key, list_key))
             editor.attach_problems(inside)
+        for rows, name in ((self.headers, "headers"), (self.extra_body, "extra_body")):
+            inside, remaining = problems_by_prefix(remaining, ("layers", "llm", name))
+            for path, messages in inside.items():
+                # extra_body's temperature and top_p are fields of the language model form.
+                if name == "extra_body" and path[0] in rows.skip_keys:
+                    remaining += [Problem(("layers", "llm", name, *path), m) for m in messages]
+                    continue
+                rows.errors += [f"“{path[0]}”: {m}" for m in messages]
         for form in self.layer_forms:
             inside, remaining = problems_by_prefix(remaining, ("layers", form.key))
             remaining += self._attach(form, inside)
@@ -212,7 +269,9 @@ class PersonaEditor:
         inside, _ = problems_by_prefix(top, ())
         leftover = self._attach(self.identity, inside)
         self.other_problems = [p for p in remaining if p not in top] + leftover
-        return doc
+        self.issues = self._collect_issues()
+        self.document = doc if complete else None
+        return self.document
 
     @staticmethod
     def _attach(form: LayerForm, problems: dict[tuple[str | int, ...], list[str]]) -> list[Problem]:
@@ -223,15 +282,42 @@ class PersonaEditor:
                 name = name.rpartition("__")[0]
             for message in messages:
                 if name:
-                    form.add_error(name, message)
+                    form.field_problems.setdefault(name, []).append(message)
                 else:
                     unplaced.append(Problem(form.pointer + path, message))
         return unplaced
 
+    def _collect_issues(self) -> list[Issue]:
+        issues: list[Issue] = []
+        for form in self.forms:
+            for bound in form:
+                problems = bound.problems  # type: ignore[attr-defined]
+                if not problems:
+                    continue
+                if form is self.identity:
+                    section = _IDENTITY_SECTIONS.get(bound.name, "identity")
+                    target = _PICKERS.get(bound.name, bound.auto_id)
+                else:
+                    section, target = form.key, bound.auto_id
+                issues += [Issue(section, target, str(bound.label), m) for m in problems]
+        for editor in self.tools.values():
+            issues += editor.issues()
+        issues += self.headers.issues() + self.extra_body.issues()
+        for problem in self.other_problems:
+            issues.append(Issue("", "", problem.label, problem.message))
+        return sorted(issues, key=lambda issue: _SECTION_ORDER.get(issue.section, 99))
+
+    def error_slots(self) -> Iterator[tuple[str, list[str]]]:
+        """(slot id, lines) for every message slot on the page, empty ones included: the live
+        preview sends them all, so a message goes away as soon as its problem is fixed."""
+        for form in self.forms:
+            for bound in form:
+                yield bound.slot_id, bound.problem_lines  # type: ignore[attr-defined]
+        for editor in self.tools.values():
+            yield from editor.error_slots()
+        yield from self.headers.error_slots()
+        yield from self.extra_body.error_slots()
+
     @property
     def has_errors(self) -> bool:
-        return (
-            any(f.errors for f in self.forms)
-            or any(t.has_errors for t in self.tools.values())
-            or bool(self.headers.errors or self.extra_body.errors or self.other_problems)
-        )
+        return bool(self.issues)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.boundfield import BoundField
 
 from ..persona.jsontypes import JSON, JSONObject
 from ..persona.legacy import UNMAPPED_LEGACY
@@ -176,8 +177,53 @@ def _same_items(spec: Spec, posted: Any, original: JSON) -> bool:
     return sorted(posted) == sorted(to_form_value(spec, original))
 
 
+def _plain(number: float | None) -> str:
+    return f"{number:g}" if number is not None else ""
+
+
+class EditorBoundField(BoundField):
+    """A field of the persona editor: its problems are the form's own errors (what cannot be
+    read) and the persona rules it breaks (placed by the editor), shown in one slot next to it
+    (`slot_id`), which the live preview refreshes."""
+
+    @property
+    def problems(self) -> list[str]:
+        form = self.form
+        placed = form.field_problems.get(self.name, []) if isinstance(form, LayerForm) else []
+        return [*self.errors, *placed]
+
+    @property
+    def problem_lines(self) -> list[str]:
+        """Each problem naming the field by its label: "Temperature: Enter a number, like 0.7."."""
+        return [f"{self.label}: {message}" for message in self.problems]
+
+    @property
+    def slot_id(self) -> str:
+        return f"err-{self.auto_id}"
+
+    @property
+    def retype(self) -> bool:
+        """A secret was typed but the page is shown again: it cannot show it (write-only)."""
+        return self.form.is_bound and isinstance(self.field.widget, SecretInput) and bool(self.data)
+
+    @property
+    def aria_describedby(self) -> str:
+        ids = [f"{self.auto_id}_helptext"] if self.help_text else []
+        return " ".join([*ids, self.slot_id])
+
+    def build_widget_attrs(
+        self, attrs: dict[str, Any], widget: forms.Widget | None = None
+    ) -> dict[str, Any]:
+        attrs = super().build_widget_attrs(attrs, widget)
+        if self.problems:
+            attrs["aria-invalid"] = "true"
+        return attrs
+
+
 class LayerForm(forms.Form):
     """Base of the per-layer forms: fields come from SPECS; to_fragment() gives the edited layer."""
+
+    bound_field_class = EditorBoundField
 
     key: str = ""
     title: str = ""
@@ -205,6 +251,8 @@ class LayerForm(forms.Form):
                     required=False, label=f"Remove the saved {spec.label.lower()}"
                 )
         self.specs = {s.name: s for s in self.SPECS}
+        # Persona rules a field breaks, placed by the editor: {field name: [message]}.
+        self.field_problems: dict[str, list[str]] = {}
 
     @classmethod
     def from_document(cls, doc: JSONObject, data: Mapping[str, Any] | None = None) -> LayerForm:
@@ -215,15 +263,22 @@ class LayerForm(forms.Form):
         cleaned = super().clean() or {}
         for spec in self.SPECS:
             value = cleaned.get(spec.name)
+            if spec.kind == "textarea" and isinstance(value, str):
+                # Browsers post a text area's line breaks as CR LF; the page showed LF.
+                cleaned[spec.name] = value.replace("\r\n", "\n")
             if spec.kind == "number" and not _is_empty(value):
                 number = _parse_number(str(value))
                 if number is None:
-                    self.add_error(spec.name, "Enter a number, like 0.7.")
+                    example = _plain(spec.maximum / 2 if spec.maximum else 0.7)
+                    self.add_error(spec.name, f"Enter a number, like {example}.")
                     continue
                 if (spec.minimum is not None and number < spec.minimum) or (
                     spec.maximum is not None and number > spec.maximum
                 ):
-                    self.add_error(spec.name, f"Use a value from {spec.minimum} to {spec.maximum}.")
+                    self.add_error(
+                        spec.name,
+                        f"Use a number from {_plain(spec.minimum)} to {_plain(spec.maximum)}.",
+                    )
         return cleaned
 
     def _shown_originally(self, spec: Spec) -> Any:
@@ -234,9 +289,12 @@ class LayerForm(forms.Form):
             return raw
 
     def to_fragment(self) -> JSONObject:
-        """The edited layer: the original with only the fields the user changed applied."""
+        """The edited layer: the original with only the fields the user changed applied. A field
+        that cannot be read keeps its original value, so the rest can still be checked."""
         result = dict(self.base)
         for spec in self.SPECS:
+            if spec.name in self.errors:
+                continue
             posted = self.cleaned_data.get(spec.name)
             if spec.kind == "secret":
                 if self.cleaned_data.get(f"{spec.name}__clear"):
@@ -343,7 +401,7 @@ LLM_MODELS = (
 
 
 class LlmForm(LayerForm):
-    key, title, pointer = "llm", "Language model", ("layers", "llm")
+    key, title, pointer = "llm", "Language model & tools", ("layers", "llm")
     SPECS = (
         Spec(
             "model",
@@ -394,13 +452,14 @@ class TtsForm(LayerForm):
             "Voice engine",
             "Cartesia is Tavus's default. The voice settings below follow the engine.",
             attrs={
-                # Re-render just this card so the engine's own settings open (no JS of our own).
+                # Re-render just the engines' settings so the chosen one opens (no JS of our
+                # own); the API key above them is not in that fragment, so what was typed
+                # there stays.
                 "hx-post": "",
-                "hx-vals": '{"editor_action": "refresh"}',
+                "hx-vals": '{"editor_action": "tts:engine"}',
                 "hx-include": "#editor",
-                "hx-select": "#layer-tts",
-                "hx-target": "#layer-tts",
-                "hx-swap": "outerHTML",
+                "hx-target": "#tts-voice-settings",
+                "hx-swap": "outerHTML settle:0ms",
             },
             choices=(
                 ("", "Tavus default (Cartesia)"),
@@ -588,7 +647,7 @@ class PerceptionForm(LayerForm):
 
 
 class ConversationalFlowForm(LayerForm):
-    key, title, pointer = "conversational_flow", "Turn taking", ("layers", "conversational_flow")
+    key, title, pointer = "conversational_flow", "Turn-taking", ("layers", "conversational_flow")
     SPECS = (
         Spec(
             "turn_detection_model",

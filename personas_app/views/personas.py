@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from ..editor import (
     EditorPlace,
@@ -25,13 +26,21 @@ from ..editor import (
     drop_markers,
     pack_state,
     payload_preview,
+    section_statuses,
     split_secrets,
     strip_read_only,
     unpack_state,
 )
 from ..forms.editor import PersonaEditor
 from ..forms.layers import LLM_MODELS
-from ..forms.tools import PARAM_TYPES
+from ..forms.tools import (
+    ITEM_TYPES,
+    PARAM_TYPES,
+    Handled,
+    KeyValueRows,
+    ToolsEditor,
+    ToolState,
+)
 from ..http import AppRequest, tavus_error_message
 from ..models import ChangeRequest
 from ..persona.checks import persona_warnings
@@ -236,15 +245,27 @@ def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpRespo
 
 # -- the editor -------------------------------------------------------------------------------------
 def _editor_context(
-    request: AppRequest, editor: PersonaEditor, *, base_state: str, start_state: str = ""
+    request: AppRequest,
+    editor: PersonaEditor,
+    *,
+    base_state: str,
+    start_state: str = "",
+    persona_id: str = "new",
 ) -> dict[str, Any]:
+    slug = request.workspace.slug
+    if persona_id == "new":
+        editor_url = reverse("personas:persona_create", args=[slug])
+    else:
+        editor_url = reverse("personas:persona_edit", args=[slug, persona_id])
     return {
         "nav_section": "personas",
         "editor": editor,
+        "editor_url": editor_url,
         "base_state": base_state,
         "start_state": start_state,
         "llm_models": LLM_MODELS,
         "param_types": PARAM_TYPES,
+        "item_types": ITEM_TYPES,
         "requires_approval": request.workspace.requires_approval,
     }
 
@@ -270,19 +291,29 @@ def _editor_from_post(
 
 
 def _preview_context(base: JSONObject | None, editor: PersonaEditor) -> dict[str, Any]:
+    """The preview, the problems (each with a link to its control) and the section menu's
+    counts: changes against `base` (the live persona), or against the document the editor
+    started from on the create page."""
     doc = editor.check()
-    context: dict[str, Any] = {"editor": editor, "doc_ok": doc is not None}
+    composed = editor.composed if editor.composed is not None else editor.start
+    changes = describe_changes(base if base is not None else editor.start, composed)
+    sections = section_statuses((c.pointer for c in changes), editor.issues)
+    context: dict[str, Any] = {
+        "editor": editor,
+        "doc_ok": doc is not None,
+        "issues": editor.issues,
+        "sections": sections,
+        "change_count": len(changes),
+        "problems": editor.issues,
+        "warnings": editor.warnings,
+    }
+    prompt = composed.get("system_prompt") if isinstance(composed.get("system_prompt"), str) else ""
+    context_text = composed.get("context") if isinstance(composed.get("context"), str) else ""
+    context.update(
+        prompt_chars=len(prompt), prompt_tokens=len(prompt) // 4, context_chars=len(context_text)
+    )
     if doc is None:
         return context
-    prompt = doc.get("system_prompt") if isinstance(doc.get("system_prompt"), str) else ""
-    context_text = doc.get("context") if isinstance(doc.get("context"), str) else ""
-    context.update(
-        prompt_chars=len(prompt),
-        prompt_tokens=len(prompt) // 4,
-        context_chars=len(context_text),
-        problems=editor.problems,
-        warnings=editor.warnings,
-    )
     if base is None:
         shown, dropped = payload_preview(doc)
         context.update(payload_json=shown, dropped_secrets=dropped, payload_bytes=len(shown))
@@ -291,9 +322,72 @@ def _preview_context(base: JSONObject | None, editor: PersonaEditor) -> dict[str
         context.update(
             ops=shown_ops,
             ops_json=dumps_readable(shown_ops, depth=3),
-            changes=group_changes(describe_changes(base, doc)),
+            changes=group_changes(changes),
         )
     return context
+
+
+def _live_preview(
+    request: AppRequest, template: str, base: JSONObject | None, editor: PersonaEditor
+) -> HttpResponse:
+    """The live preview, with the section menu, the action bar's status and the fields' message
+    slots out of band. Slots are sent when they hold a message now, or held one on the page
+    (app.js names those in error_slots_shown); without that list, all of them."""
+    context = _preview_context(base, editor)
+    shown = request.POST.get("error_slots_shown")
+    wanted = set(shown.split()) if shown is not None else None
+    context["error_slots"] = [
+        (slot_id, lines)
+        for slot_id, lines in editor.error_slots()
+        if lines or wanted is None or slot_id in wanted
+    ]
+    return render(request, template, {**context, "oob": True})
+
+
+def _added_row(tool: ToolState, parent_path: str) -> dict[str, Any]:
+    """The row just added to a tool's parameters (or to the fields of the row at
+    `parent_path`), and the hidden count that goes with it."""
+    parent = tool.row_at(parent_path) if parent_path else None
+    rows = parent.fields if parent is not None else tool.params
+    count_id = f"{parent.key}-fcount" if parent is not None else f"{tool.key}-pcount"
+    return {"row": rows[-1], "count_id": count_id, "count": len(rows)}
+
+
+def _editor_fragment(
+    request: AppRequest, handled: Handled, context: dict[str, Any]
+) -> HttpResponse:
+    """The part of the editor an htmx action changed, rendered from the bound editor; the rest
+    of the page (and what was typed there, secrets included) is not touched. The live preview
+    follows (the editor-changed event)."""
+    editor: PersonaEditor = context["editor"]
+    extra: dict[str, Any] = {}
+    if handled.kind == "kv-removed":
+        response = HttpResponse("")  # the page removes the row itself (hx-swap="delete")
+    else:
+        if isinstance(handled.editor, ToolsEditor):
+            ed, i = handled.editor, handled.index
+            extra = {"ed": ed, "p": ed.prefix, "i": i}
+            if handled.kind != "list":
+                extra.update(tool=ed.tools[i], number=i + 1)
+            if handled.kind == "row-added":
+                extra.update(_added_row(ed.tools[i], handled.row_path))
+        elif isinstance(handled.editor, KeyValueRows):
+            extra = {"rows": handled.editor, "n": handled.index, "focus": True}
+        else:
+            extra = {"f": editor.form("tts")}
+        template = {
+            "list": "personas/_tools_editor.html",
+            "tool": "personas/_tools_editor.html#tool-item",
+            "tool-added": "personas/_tools_editor.html#tool-appended",
+            "row-added": "personas/_tool_open.html#row-appended",
+            "naming": "personas/_tool_open.html#naming",
+            "kv-row": "personas/_kv_rows.html#kv-row",
+            "tts": "personas/_editor.html#tts-voice-settings",
+        }[handled.kind]
+        response = render(request, template, {**context, **extra})
+    if handled.kind != "naming":  # typing the label already refreshes the preview
+        trigger_client_event(response, "editor-changed", after="settle")
+    return response
 
 
 def _propose(
@@ -440,37 +534,55 @@ def _parse_import(request: AppRequest) -> tuple[JSONObject | None, str, list[str
     return doc, "", held
 
 
+def _create_start(request: AppRequest, context: dict[str, Any]) -> JSONObject:
+    """The document the create page starts from: imported JSON, a change request, a template,
+    a duplicate or a restored version (notes about it go into `context`)."""
+    if request.method == "POST":
+        doc, import_error, secrets_left_out = _parse_import(request)
+        context["import_json"] = request.POST.get("import_json", "")
+        if doc is None:
+            context["import_error"] = import_error
+            return template_doc("blank")
+        context["start_note"] = "Imported. Check the settings below, then create."
+        if secrets_left_out:
+            messages.warning(
+                request,
+                "The imported JSON held secrets, which the editor never keeps: type "
+                "them again in their fields (" + ", ".join(secrets_left_out) + ").",
+            )
+        return doc
+    change = _change_request(request)
+    if change is not None and change.proposed_document:
+        context.update(change=change, start_note=f"Editing change request #{change.pk}.")
+        return change.proposed_document
+    doc, context["start_note"] = _start_document(request)
+    return doc
+
+
+def _editor_action(
+    request: AppRequest, template: str, base: JSONObject | None, context: dict[str, Any]
+) -> HttpResponse:
+    """An add/remove/move/open button of the editor: with htmx, only the fragment it changed
+    comes back; without, the whole page (with everything typed but secrets, which are
+    write-only)."""
+    editor: PersonaEditor = context["editor"]
+    handled = editor.handle_action(request.POST.get("editor_action", ""))
+    if request.htmx and handled is not None:
+        return _editor_fragment(request, handled, context)
+    context.update(_preview_context(base, editor))
+    return render(request, template, context)
+
+
 @require_http_methods(["GET", "POST"])
 def persona_create(request: AppRequest, slug: str) -> HttpResponse:
     context: dict[str, Any] = {"templates": TEMPLATES.values(), "import_json": ""}
     if request.method == "GET" or "import" in request.POST:
-        if request.method == "POST":
-            doc, import_error, secrets_left_out = _parse_import(request)
-            context["import_json"] = request.POST.get("import_json", "")
-            if doc is None:
-                context["import_error"] = import_error
-                doc = template_doc("blank")
-            else:
-                context["start_note"] = "Imported. Check the settings below, then create."
-                if secrets_left_out:
-                    messages.warning(
-                        request,
-                        "The imported JSON held secrets, which the editor never keeps: type "
-                        "them again in their fields (" + ", ".join(secrets_left_out) + ").",
-                    )
-        else:
-            change = _change_request(request)
-            if change is not None and change.proposed_document:
-                doc = change.proposed_document
-                context.update(change=change, start_note=f"Editing change request #{change.pk}.")
-            else:
-                doc, context["start_note"] = _start_document(request)
+        doc = _create_start(request, context)
         editor = PersonaEditor(doc)
         context.update(
             _editor_context(request, editor, base_state=pack_state(doc, _place(request)))
         )
-        context.update(_preview_context(None, PersonaEditor(doc, None)))
-        context["editor"] = editor
+        context.update(_preview_context(None, editor))
         return render(request, "personas/create.html", context)
     try:
         _start, editor = _editor_from_post(request)
@@ -479,11 +591,8 @@ def persona_create(request: AppRequest, slug: str) -> HttpResponse:
         return redirect("personas:persona_create", slug=slug)
     context.update(_editor_context(request, editor, base_state=request.POST["base_state"]))
     context["change"] = _change_request(request)
-    action = request.POST.get("editor_action", "")
-    if action:
-        editor.handle_action(action)
-        context.update(_preview_context(None, editor))
-        return render(request, "personas/create.html", context)
+    if request.POST.get("editor_action"):
+        return _editor_action(request, "personas/create.html", None, context)
     context.update(_preview_context(None, editor))
     doc = editor.document
     if doc is None or editor.has_errors:
@@ -524,7 +633,7 @@ def persona_create_preview(request: AppRequest, slug: str) -> HttpResponse:
         _, editor = _editor_from_post(request)
     except EditorStateError as exc:
         return render(request, template, {"state_error": str(exc)})
-    return render(request, template, _preview_context(None, editor))
+    return _live_preview(request, template, None, editor)
 
 
 def _masked_conflict(conflict: Conflict) -> Conflict:
@@ -541,32 +650,42 @@ def _conflict_words(conflicts: list[Any]) -> str:
     return ", ".join(c.label for c in conflicts)
 
 
+def _edit_change_request(
+    request: AppRequest, persona_id: str, change: ChangeRequest
+) -> HttpResponse:
+    """The editor on a change request's proposal (its base is what the request started from)."""
+    base, start = change.base_document or {}, change.proposed_document or {}
+    editor = PersonaEditor(start)
+    context = _editor_context(
+        request,
+        editor,
+        base_state=pack_state(base, _place(request, persona_id)),
+        start_state=pack_state(start, _place(request, persona_id)),
+        persona_id=persona_id,
+    )
+    context.update(persona_id=persona_id, persona_name=_persona_name(start), change=change)
+    context.update(_preview_context(base, editor))
+    return render(request, "personas/edit.html", context)
+
+
 @require_http_methods(["GET", "POST"])
 def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpResponse:
     change = _change_request(request, persona_id)
     if request.method == "GET" and change is not None and change.proposed_document:
-        base, start = change.base_document or {}, change.proposed_document
-        context = _editor_context(
-            request,
-            PersonaEditor(start),
-            base_state=pack_state(base, _place(request, persona_id)),
-            start_state=pack_state(start, _place(request, persona_id)),
-        )
-        context.update(persona_id=persona_id, persona_name=_persona_name(start), change=change)
-        context.update(_preview_context(base, PersonaEditor(start, None)))
-        context["editor"] = PersonaEditor(start)
-        return render(request, "personas/edit.html", context)
+        return _edit_change_request(request, persona_id, change)
     if request.method == "GET" and request.GET.get("from") == "last":
         return _offline_draft(request, persona_id)
     if request.method == "GET":
 
         def page(fetched: Fetched) -> dict[str, Any]:
-            persona = fetched.persona
+            persona, editor = fetched.persona, PersonaEditor(fetched.redacted)
             context = _editor_context(
                 request,
-                PersonaEditor(fetched.redacted),
+                editor,
                 base_state=pack_state(persona, _place(request, persona_id)),
+                persona_id=persona_id,
             )
+            context.update(_preview_context(fetched.redacted, editor))
             context.update(persona_name=_persona_name(persona))
             return context
 
@@ -581,14 +700,12 @@ def persona_edit(request: AppRequest, slug: str, persona_id: str) -> HttpRespons
         editor,
         base_state=request.POST["base_state"],
         start_state=request.POST.get("start_state", ""),
+        persona_id=persona_id,
     )
     context.update(persona_id=persona_id, persona_name=_persona_name(base), change=change)
     context["offline_draft"] = request.POST.get("offline_draft") == "1"
-    action = request.POST.get("editor_action", "")
-    if action:
-        editor.handle_action(action)
-        context.update(_preview_context(base, editor))
-        return render(request, "personas/edit.html", context)
+    if request.POST.get("editor_action"):
+        return _editor_action(request, "personas/edit.html", base, context)
     context.update(_preview_context(base, editor))
     doc = editor.document
     if doc is None or editor.has_errors:
@@ -643,9 +760,12 @@ def _apply_edit(
         merged = carry_over(base, doc, live)
         editor = PersonaEditor(merged)
         place = _place(request, persona_id)
-        context.update(_editor_context(request, editor, base_state=pack_state(live, place)))
-        context.update(_preview_context(live, PersonaEditor(merged, None)))
-        context["editor"] = editor
+        context.update(
+            _editor_context(
+                request, editor, base_state=pack_state(live, place), persona_id=persona_id
+            )
+        )
+        context.update(_preview_context(live, editor))
         context["conflicts"] = [_masked_conflict(c) for c in applied.conflicts]
         messages.warning(
             request,
@@ -679,10 +799,14 @@ def _offline_draft(request: AppRequest, persona_id: str) -> HttpResponse:
             "personas:persona_detail", slug=request.workspace.slug, persona_id=persona_id
         )
     doc = last.after
+    editor = PersonaEditor(doc)
     context = _editor_context(
-        request, PersonaEditor(doc), base_state=pack_state(doc, _place(request, persona_id))
+        request,
+        editor,
+        base_state=pack_state(doc, _place(request, persona_id)),
+        persona_id=persona_id,
     )
-    context.update(_preview_context(doc, PersonaEditor(doc, None)))
+    context.update(_preview_context(doc, editor))
     context.update(
         persona_id=persona_id,
         persona_name=_persona_name(doc),
@@ -698,7 +822,7 @@ def persona_edit_preview(request: AppRequest, slug: str, persona_id: str) -> Htt
         base, editor = _editor_from_post(request, persona_id)
     except EditorStateError as exc:
         return render(request, "personas/edit.html#preview", {"state_error": str(exc)})
-    return render(request, "personas/edit.html#preview", _preview_context(base, editor))
+    return _live_preview(request, "personas/edit.html#preview", base, editor)
 
 
 @require_http_methods(["GET", "POST"])

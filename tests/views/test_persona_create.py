@@ -11,6 +11,7 @@ from personas_app.devtools.emulator import EmulatorState
 from personas_app.editor import drop_markers
 from personas_app.persona.payloads import create_payload
 from personas_app.persona.redaction import redact, secret_paths_present
+from personas_app.persona.templates import TEMPLATES
 from tests.builders import persona_doc, seed
 from tests.formdata import form_data, with_values
 
@@ -325,3 +326,43 @@ def test_create_preview_shows_typed_markup_as_text(
     assert "&lt;b&gt;Tom &amp; Jerry&#x27;s \\&quot;café\\&quot;&lt;/b&gt; ≈ 5" in body
     assert "<b>Tom" not in body
     assert body.count('<pre id="payload-json">') == 1 and "payload-slot" not in body
+
+
+def _clean_start(body: str) -> None:
+    assert "can't be read" not in body and "Must be fixed before saving" not in body
+    assert '<pre id="payload-json">' in body
+
+
+@pytest.mark.parametrize("key", [key for key in TEMPLATES if key != "blank"])
+def test_every_template_opens_with_its_payload_and_no_problem(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, key: str
+) -> None:
+    _clean_start(bob_client.get(f"/w/acme/personas/new/?template={key}").content.decode())
+
+
+def test_an_import_and_a_duplicate_open_with_their_payload_and_no_problem(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    imported = bob_client.post(
+        "/w/acme/personas/new/",
+        {"import": "1", "import_json": json.dumps(seed("create_interviewer"))},
+    ).content.decode()
+    duplicate = bob_client.get(f"/w/acme/personas/new/?duplicate={persona_id}").content.decode()
+
+    _clean_start(imported)
+    _clean_start(duplicate)
+
+
+def test_a_blank_persona_says_what_it_still_needs_next_to_the_field(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    body = bob_client.get("/w/acme/personas/new/").content.decode()
+
+    assert "can't be read" not in body
+    assert (
+        '<a href="#id_identity-system_prompt" data-jump>System prompt</a>: Write a system prompt'
+        in body
+    )
+    slot = body.split('id="err-id_identity-system_prompt"')[1].split("</div>")[0]
+    assert "System prompt: Write a system prompt" in slot

@@ -188,7 +188,8 @@ def test_out_of_range_temperature_is_refused(
         with_values(data, {"llm-extra_body__temperature": "3"}),
     ).content.decode()
 
-    assert "Use a value from 0.0 to 2.0" in body or "can't be read" in body
+    assert "Temperature: Use a number from 0 to 2." in body
+    assert '<a href="#id_llm-extra_body__temperature" data-jump>Temperature</a>' in body
 
 
 def test_empty_system_prompt_in_full_pipeline_is_an_error_next_to_it(
@@ -579,3 +580,269 @@ def test_preview_reports_a_tool_problem_only_while_it_is_there(
     assert "Must be fixed before saving" not in before
     assert "Must be fixed before saving" in broken and "letters, digits and underscores" in broken
     assert "Must be fixed before saving" not in fixed
+
+
+# -- the editor without reloads: htmx actions answer with the fragment they changed ---------------
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _action(client: Any, persona_id: str, data: Any, action: str, **values: str) -> Any:
+    return client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": action, **values}),
+        **HTMX,
+    )
+
+
+def test_htmx_add_tool_answers_with_the_new_tool_and_the_count_only(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+
+    response = _action(bob_client, persona_id, data, "llm-tools:add")
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div class="tool tool-open" id="llm-tools-1">')
+    assert "<html" not in body and 'id="llm-tools-0"' not in body
+    label = body.split('id="llm-tools-1-label"')[1].split(">")[0]
+    assert "autofocus" in label
+    assert (
+        '<input type="hidden" id="llm-tools-count" name="llm-tools-count" value="2" hx-swap-oob="true">'
+        in body
+    )
+    assert "editor-changed" in response["HX-Trigger-After-Settle"]
+    assert _patches(tavus) == []
+
+
+def test_htmx_remove_tool_answers_with_the_tools_editor(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+
+    body = _action(bob_client, persona_id, data, "llm-tools:0:remove").content.decode()
+
+    assert body.lstrip().startswith('<fieldset class="tools" id="llm-tools">')
+    assert 'name="llm-tools-count" value="0"' in body and "<html" not in body
+    assert "autofocus" in body.split('id="llm-tools-add"')[1].split(">")[0]
+
+
+def test_htmx_add_parameter_answers_with_the_new_row_and_the_count_only(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    opened = _action(bob_client, persona_id, data, "llm-tools:0:edit").content.decode()
+    assert (
+        opened.lstrip().startswith('<div class="tool tool-open')
+        and opened.count('id="llm-tools-0"') == 1
+    )
+    data = with_values(data, dict(form_data(f'<form id="editor">{opened}</form>').items()))
+
+    body = _action(bob_client, persona_id, data, "llm-tools:0:addparam").content.decode()
+
+    assert body.lstrip().startswith('<div class="prow prow-depth-0" id="llm-tools-0-p2">')
+    assert 'id="llm-tools-0"' not in body
+    assert "autofocus" in body.split('id="llm-tools-0-p2-name"')[1].split(">")[0]
+    assert 'id="llm-tools-0-pcount" name="llm-tools-0-pcount" value="3" hx-swap-oob="true"' in body
+
+
+def test_htmx_preview_sends_only_the_message_slots_that_changed(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+    url = f"/w/acme/personas/{persona_id}/edit/preview/"
+
+    body = bob_client.post(
+        url,
+        with_values(
+            data,
+            {"llm-extra_body__top_p": "3", "error_slots_shown": "err-id_identity-context"},
+        ),
+        **HTMX,
+    ).content.decode()
+
+    assert body.count('class="field-errors" hx-swap-oob="true"') == 2
+    assert _slot(body, "err-id_identity-context") == ""
+    assert "Top-p: Use a number from 0 to 1." in _slot(body, "err-id_llm-extra_body__top_p")
+
+
+def test_htmx_header_rows_are_appended_and_removed_without_rendering_any_secret(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = persona_doc()
+    doc["layers"]["llm"].update(
+        base_url="https://llm.example.com/v1", headers={"X-Key": "hdr-SECRET"}
+    )
+    persona_id = tavus.put_persona(doc)
+    data = with_values(
+        _open_editor(bob_client, persona_id),
+        {"llm-api_key": "sk-typed-NEW", "llm-headers-value": "hdr-typed-NEW"},
+    )
+
+    added = _action(bob_client, persona_id, data, "llm-headers:add")
+    removed = _action(bob_client, persona_id, data, "llm-headers:remove:0")
+
+    body = added.content.decode()
+    assert body.strip().startswith('<div class="row">') and body.count('class="row"') == 1
+    assert 'name="llm-headers-key" value=""' in body and "autofocus" in body
+    assert removed.content == b"" and "editor-changed" in removed["HX-Trigger-After-Settle"]
+    for text in (body, added.content.decode()):
+        assert "SECRET" not in text and "typed-NEW" not in text
+
+
+def test_htmx_engine_choice_answers_with_the_engine_settings_but_not_the_api_key(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = with_values(_open_editor(bob_client, persona_id), {"tts-api_key": "typed-voice-key"})
+
+    body = _action(
+        bob_client, persona_id, data, "tts:engine", **{"tts-tts_engine": "elevenlabs"}
+    ).content.decode()
+
+    assert body.startswith('<div id="tts-voice-settings">')
+    assert '<details class="group" open><summary>ElevenLabs voice settings' in body
+    assert "tts-api_key" not in body and "typed-voice-key" not in body
+
+
+def test_without_js_an_action_shows_the_whole_page_and_asks_for_typed_secrets_again(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = with_values(_open_editor(bob_client, persona_id), {"llm-api_key": "sk-typed-777"})
+
+    body = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:add"}),
+    ).content.decode()
+
+    assert "<html" in body and 'id="llm-tools-0-label"' in body
+    assert "sk-typed-777" not in body and "type it again before saving" in body
+
+
+# -- validation as you type: every problem at once, next to its field, gone when fixed -------------
+def _preview(client: Any, persona_id: str, data: Any, **values: str) -> str:
+    url = f"/w/acme/personas/{persona_id}/edit/preview/"
+    return str(client.post(url, with_values(data, values), **HTMX).content.decode())
+
+
+def _slot(body: str, slot_id: str) -> str:
+    return body.split(f'<div id="{slot_id}" class="field-errors" hx-swap-oob="true">')[1].split(
+        "</div>"
+    )[0]
+
+
+def test_the_preview_names_every_problem_at_once_next_to_its_field(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_raven1_openapi"))
+    data = with_values(
+        _open_editor(bob_client, persona_id),
+        {"llm-tools-0-mode": "json"},
+    )
+    bad_tool = {"type": "function", "function": {"name": "Bad Name", "description": "x"}}
+
+    body = _preview(
+        bob_client,
+        persona_id,
+        data,
+        **{
+            "llm-extra_body__temperature": "hot",
+            "identity-system_prompt": "",
+            "llm-tools-0-json": json.dumps(bad_tool),
+        },
+    )
+
+    assert _slot(body, "err-id_llm-extra_body__temperature") == (
+        '<ul class="errorlist"><li>Temperature: Enter a number, like 1.</li></ul>'
+    )
+    assert "System prompt: Write a system prompt" in _slot(body, "err-id_identity-system_prompt")
+    assert "letters, digits and underscores" in _slot(body, "err-llm-tools-0-json")
+    summary = body.split('id="problem-summary"')[1].split("</div>")[0]
+    assert summary.count("<li><a href=") == 3  # the summary links to each of them
+    assert '<a href="#llm-tools-0-json" data-jump>' in body
+
+
+def test_a_fixed_problem_leaves_an_empty_slot_so_its_message_goes_away(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+
+    broken = _preview(bob_client, persona_id, data, **{"llm-extra_body__temperature": "3"})
+    fixed = _preview(bob_client, persona_id, data, **{"llm-extra_body__temperature": "0.5"})
+
+    assert "Use a number from 0 to 2" in _slot(broken, "err-id_llm-extra_body__temperature")
+    assert _slot(fixed, "err-id_llm-extra_body__temperature") == ""
+    assert "Must be fixed before saving" not in fixed and "problem" not in _slot_status(fixed)
+
+
+def _slot_status(body: str) -> str:
+    return body.split('id="action-status"')[1].split("</p>")[0]
+
+
+def test_a_brand_new_tool_has_no_error_until_typed_into_and_none_once_fixed(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(seed("create_life_coach"))
+    data = _open_editor(bob_client, persona_id)
+    page = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/",
+        with_values(data, {"editor_action": "llm-tools:add"}),
+    )
+    data = form_data(page.content.decode())
+
+    fresh = _preview(bob_client, persona_id, data)
+    unnamed = _preview(bob_client, persona_id, data, **{"llm-tools-1-description": "Books it"})
+    named = _preview(
+        bob_client,
+        persona_id,
+        data,
+        **{"llm-tools-1-description": "Books it", "llm-tools-1-label": "Book a session"},
+    )
+
+    assert "Must be fixed before saving" not in fresh and "No changes yet" in fresh
+    assert _slot(unnamed, "err-llm-tools-1-name") == (
+        '<ul class="errorlist"><li>Tool name: Give the tool a name.</li></ul>'
+    )
+    assert _slot(named, "err-llm-tools-1-name") == "" and "book_a_session" in named
+
+
+def test_the_section_menu_counts_changes_and_problems_per_section(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = _open_editor(bob_client, persona_id)
+
+    body = _preview(
+        bob_client,
+        persona_id,
+        data,
+        **{"stt-hotwords": "Acme", "identity-context": "New", "llm-extra_body__top_p": "9"},
+    )
+
+    menu = body.split('<ul id="editor-sections" class="editor-sections" hx-swap-oob="true">')[1]
+    menu = menu.split("</ul>")[0]
+
+    def counts(key: str) -> str:
+        item = menu.split(f'data-section="{key}">')[1].split("</li>")[0]
+        return " ".join(t for t in ("change", "problem") if f" {t}" in item)
+
+    assert counts("identity") == "change" and counts("stt") == "change"
+    assert counts("llm") == "problem" and counts("tts") == ""
+    assert "Preview: 2 changes" in _slot_status(body) and "1 problem to fix" in _slot_status(body)
+
+
+@pytest.mark.parametrize("name", SEED_BODIES)
+def test_an_unchanged_persona_opens_without_any_problem_or_warning_about_reading(
+    bob_client: Any, workspace: Any, tavus: EmulatorState, name: str
+) -> None:
+    persona_id = tavus.put_persona(seed(name))
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode()
+
+    assert "can't be read" not in body and "Must be fixed before saving" not in body
+    assert "No changes yet" in body
