@@ -978,6 +978,7 @@ def _apply_edit(claim: _Claim) -> str:
         request_id=item.request_id,
         action="persona.patched",
         note=f"Change set #{change_set.pk}: {change_set.title}",
+        change_set_id=change_set.pk,
         redacted=True,
         planned_ops=list(item.ops),
         finish_ops=finish_ops,
@@ -1024,6 +1025,7 @@ def _apply_create(claim: _Claim) -> str:
         document=document,
         actor=cast(AbstractBaseUser, item.change_set.applied_by),
         request_id=item.request_id,
+        change_set_id=item.change_set.pk,
     )
     return _finish(claim, ItemStatus.SENT, "Created.", persona_id=persona_id)
 

@@ -196,6 +196,7 @@ def _recorder(
     request_id: str,
     persona_id: str,
     change_request_id: int | None,
+    change_set_id: int | None = None,
     note: str = "",
 ) -> Callable[..., AuditEvent]:
     """audit_record with what every record of one write shares filled in."""
@@ -207,6 +208,7 @@ def _recorder(
         request_id=request_id,
         persona_id=persona_id,
         change_request_id=change_request_id,
+        change_set_id=change_set_id,
         note=note,
     )
 
@@ -219,6 +221,7 @@ def persona_create(
     request_id: str = "",
     action: str = "persona.created",
     change_request_id: int | None = None,
+    change_set_id: int | None = None,
 ) -> str:
     """POST a new persona; returns its id. Audited whether it succeeds or fails."""
     payload = create_payload(document)
@@ -230,6 +233,7 @@ def persona_create(
         request_id=request_id,
         persona_id="",
         change_request_id=change_request_id,
+        change_set_id=change_set_id,
     )
     try:
         created = client.create_persona(payload)
@@ -267,6 +271,7 @@ def persona_apply_patch(
     action: str = "persona.patched",
     note: str = "",
     change_request_id: int | None = None,
+    change_set_id: int | None = None,
     client: TavusClient | None = None,
 ) -> PatchOutcome:
     """PATCH a persona with ops computed against `before`, re-read it and audit the change.
@@ -283,6 +288,7 @@ def persona_apply_patch(
         request_id=request_id,
         persona_id=persona_id,
         change_request_id=change_request_id,
+        change_set_id=change_set_id,
         note=note,
     )
     try:
@@ -352,6 +358,7 @@ def persona_safe_apply(
     action: str = "persona.patched",
     note: str = "",
     change_request_id: int | None = None,
+    change_set_id: int | None = None,
     redacted: bool = False,
     planned_ops: list[Op] | None = None,
     finish_ops: FinishOps | None = None,
@@ -400,6 +407,7 @@ def persona_safe_apply(
                 action=action,
                 note=note,
                 change_request_id=change_request_id,
+                change_set_id=change_set_id,
                 client=client,
             )
             return SafeApply(live, [], sent, rebased, outcome)

@@ -228,6 +228,7 @@ def test_applied_items_link_their_audit_records_and_the_change_set_reverts_as_on
         assert item.audit_event is not None
         assert item.audit_event.action == "persona.patched"
         assert item.audit_event.request_id == item.request_id
+        assert item.audit_event.change_set_id == cs.pk
     assert AuditEvent.objects.filter(change_set_id=cs.pk, action="changeset.applied").exists()
 
     revert = service.change_set_revert(change_set=cs, actor=bob, submit=True)
