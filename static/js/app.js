@@ -139,12 +139,26 @@
     panel.focus();
   }
   document.addEventListener("click", (event) => {
+    // The bar's links to the preview (and to its list of problems): on wide screens the preview
+    // is already beside the form, so it only takes the focus (following the link would scroll the
+    // page to where the panel starts); on narrow ones it opens as a drawer.
     const toggle = event.target.closest("[data-preview-toggle]");
-    if (toggle && narrow()) {
-      event.preventDefault();
+    if (toggle) {
       const panel = document.getElementById("preview-panel");
-      if (panel && panel.classList.contains("is-open")) closePreview();
-      else openPreview(toggle);
+      if (!panel) return;
+      event.preventDefault();
+      const target = document.getElementById(toggle.getAttribute("href").slice(1)) || panel;
+      if (narrow()) {
+        if (panel.classList.contains("is-open") && target === panel) {
+          closePreview();
+          return;
+        }
+        openPreview(toggle);
+      }
+      // Scroll the panel itself (it scrolls on its own), never the page.
+      const top = target.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+      panel.scrollTop += target === panel ? -panel.scrollTop : top - 8;
+      target.focus({ preventScroll: true });
       return;
     }
     if (event.target.closest("[data-preview-close]")) {

@@ -194,6 +194,12 @@ def test_problems_show_next_to_their_fields_as_you_type_and_go_when_fixed(
     summary = page.locator("#problem-summary")
     expect(summary.locator("a")).to_have_count(2)
     expect(page.locator("#action-status")).to_contain_text("2 problems to fix")
+    before = _scroll_y(page)
+    # The list is beside the form already: the link focuses it without moving the page. (A
+    # dispatched click: Playwright's own would first scroll the sticky bar's static place into view.)
+    page.locator("#action-status .problem-count").dispatch_event("click")
+    expect(summary).to_be_focused()
+    assert abs(_scroll_y(page) - before) < 2
     summary.get_by_role("link", name="Tools > #1 (get order) > Tool name").click()
     expect(page.locator("#llm-tools-0-name")).to_be_focused()
 
@@ -309,7 +315,7 @@ def test_on_a_phone_the_preview_comes_before_the_action_and_nothing_scrolls_side
     assert _in_viewport(page, ".action-bar")
 
     # From anywhere, the action bar's link opens the preview as a drawer.
-    page.locator("#action-status [data-preview-toggle]").click()
+    page.locator("#action-status .change-count").click()
     expect(page.locator("#preview-panel")).to_have_class("editor-preview is-open")
     expect(page.locator("#preview-panel")).to_contain_text("1 change will be sent")
     page.keyboard.press("Escape")

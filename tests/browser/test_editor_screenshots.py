@@ -87,7 +87,7 @@ def test_take_the_editor_screenshots(
     page.locator("#layer-stt").evaluate("el => el.scrollIntoView({block: 'start'})")
     page.evaluate("window.scrollBy(0, -60)")
     _shot(page, "phone-edit")
-    page.locator("#action-status [data-preview-toggle]").click()
+    page.locator("#action-status .change-count").click()
     _shot(page, "phone-preview")
     phone.close()
 
