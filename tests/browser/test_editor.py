@@ -381,3 +381,27 @@ def _open_without_js(page: Page, live_server: Any, persona_id: str) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/w/acme/personas/{persona_id}/edit/")
+
+
+def test_tools_are_reordered_in_place_and_the_moved_tool_keeps_the_focus(
+    page: Page, live_server: Any, workspace: Any, tavus: EmulatorState, large_id: str
+) -> None:
+    _open(page, live_server, large_id)
+    names = page.locator("#llm-tools .tool-title strong")
+    expect(names.nth(0)).to_have_text("lookup_record_000")
+
+    _center(page, "#llm-tools-0")
+    page.click("#llm-tools-0-down")
+    expect(names.nth(0)).to_have_text("lookup_record_001")
+    expect(names.nth(1)).to_have_text("lookup_record_000")
+    expect(page.locator("#llm-tools-1-down")).to_be_focused()
+    page.keyboard.press("Enter")  # and again, from the keyboard
+    expect(names.nth(2)).to_have_text("lookup_record_000")
+    expect(page.locator("#llm-tools-2-down")).to_be_focused()
+    expect(page.locator("#llm-tools-0 .move-up")).to_be_hidden()  # the first cannot go up
+
+    page.locator("#llm-tools-2").get_by_role("button", name="Remove").click()
+    expect(page.locator("#llm-tools-2-edit")).to_be_focused()  # the next tool
+    expect(page.locator("#llm-tools .tool")).to_have_count(11)
+    expect(page.locator("#editor-sections [data-section=llm]")).to_contain_text("change")
+    assert _still_same_document(page)
