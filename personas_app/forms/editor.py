@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
-from ..editor import SECTIONS_BY_KEY, Issue, problems_by_prefix
+from ..editor import SECTIONS_BY_KEY, Issue, problems_by_prefix, section_for
 from ..persona.checks import persona_warnings
 from ..persona.jsontypes import JSONObject
 from ..persona.legacy import legacy_fields
@@ -303,8 +303,8 @@ class PersonaEditor:
         for editor in self.tools.values():
             issues += editor.issues()
         issues += self.headers.issues() + self.extra_body.issues()
-        for problem in self.other_problems:
-            issues.append(Issue("", "", problem.label, problem.message))
+        for problem in self.other_problems:  # no field shows them: counted in their section
+            issues.append(Issue(section_for(problem.pointer), "", problem.label, problem.message))
         return sorted(issues, key=lambda issue: _SECTION_ORDER.get(issue.section, 99))
 
     def error_slots(self) -> Iterator[tuple[str, list[str]]]:

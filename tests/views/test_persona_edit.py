@@ -846,3 +846,23 @@ def test_an_unchanged_persona_opens_without_any_problem_or_warning_about_reading
 
     assert "can't be read" not in body and "Must be fixed before saving" not in body
     assert "No changes yet" in body
+
+
+def test_a_problem_no_field_shows_is_listed_and_counted_in_its_section(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    doc = persona_doc()
+    doc["layers"]["perception"] = {
+        "perception_model": "raven-0",
+        "perception_tools": [{"type": "function", "function": {"name": "Bad Name"}}],
+    }
+    persona_id = tavus.put_persona(doc)
+
+    body = _preview(bob_client, persona_id, _open_editor(bob_client, persona_id))
+
+    summary = body.split('id="problem-summary"')[1].split("</div>")[0]
+    assert "<li>Perception tools (legacy) &gt; #1 &gt; Name: Tool names may use only" in summary
+    menu = body.split('id="editor-sections"')[1].split("</ul>")[0]
+    # Two rules broken (not lowercase; a space), both listed and counted under Perception.
+    assert "lowercase snake_case" in summary
+    assert '2<span class="sr-only"> problems</span>' in menu.split('data-section="perception"')[1]
