@@ -631,6 +631,9 @@ class ToolsEditor:
         elif verb == "json":
             self._to_json(tool)
             tool.focus = "json" if tool.mode == "json" else "name"
+        elif verb == "collapse" and tool.blank:
+            tool.note = "This tool is empty: describe what it does, or remove it."
+            tool.focus = "label"
         elif verb == "collapse":
             self._to_json(tool)
             if not tool.has_errors:

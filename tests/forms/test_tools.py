@@ -368,3 +368,12 @@ def test_nested_rows_add_and_remove_fields_and_keep_their_names_in_order() -> No
     assert rooms["items"]["properties"]["smoking"] == {"type": "boolean"}
     assert removed.tools[0].params[0].fields[1].focus  # the next field takes the focus
     assert ParamRow(name="x") == ParamRow(name="x", focus=True)  # the focus is not the value
+
+
+def test_an_empty_new_tool_is_not_folded_into_a_nameless_one() -> None:
+    added = _act([], MultiValueDict({f"{PREFIX}-count": ["0"]}), f"{PREFIX}:add")
+
+    done = _act([], _posted(added), f"{PREFIX}:0:collapse")
+
+    assert done.tools[0].mode == "rows" and "empty" in done.tools[0].note
+    assert done.value() == [] and not done.has_errors
