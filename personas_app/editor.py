@@ -1,5 +1,6 @@
 """The persona editor's plumbing shared by create and edit: state tokens, composing layer forms into a
-document, splitting typed secrets out of a document, and placing schema problems next to fields.
+document, splitting typed secrets out of a document, placing schema problems next to fields, and the
+page's sections (EDITOR_SECTIONS, section_for) with what each holds (Issue, section_statuses).
 
 The document an editor started from travels in the form as a signed token (pack_state), so
 previews need no Tavus call and no server-side session. It holds no secret, sealed or not: they
