@@ -42,7 +42,7 @@ LAYERS: tuple[Layer, ...] = (
     ),
     Layer(
         "llm",
-        "Language model",
+        "Language model & tools",
         "/layers/llm",
         "Which model writes the replies, and the tools it may call. Leave empty to use Tavus's "
         "recommended model.",
@@ -104,7 +104,7 @@ FIELD_LABELS: dict[str, str] = {
     "/layers/llm": "Language model",
     "/layers/llm/model": "LLM model",
     "/layers/llm/base_url": "Custom LLM base URL",
-    "/layers/llm/api_key": "Custom LLM API key",
+    "/layers/llm/api_key": "Endpoint API key",
     "/layers/llm/speculative_inference": "Speculative inference",
     "/layers/llm/tools": "LLM tools",
     "/layers/llm/headers": "Custom LLM headers",

@@ -37,7 +37,7 @@ def test_changes_are_grouped_by_section_in_editor_order() -> None:
 
     groups = group_changes(describe_changes(before, after))
 
-    assert [title for title, _ in groups] == ["Identity", "Language model", "Turn-taking"]
+    assert [title for title, _ in groups] == ["Identity", "Language model & tools", "Turn-taking"]
     assert [c.label for c in groups[0][1]] == ["Persona name"]
     assert [c.label for c in groups[2][1]] == ["Turn-taking patience"]
 
@@ -162,14 +162,14 @@ def test_document_summary_lists_every_setting_by_section_without_secrets() -> No
 
     assert [section.title for section in summary] == [
         "Identity",
-        "Language model",
+        "Language model & tools",
         "Speech recognition",
     ]
     identity = {s.label: s.shown for s in summary[0].settings}
     assert identity["Persona name"].text == "Support Agent"
     assert "Persona ID" not in identity and "Last updated" not in identity
     llm = {s.label: s.shown for s in summary[1].settings}
-    assert llm["Custom LLM API key"].text == "(hidden)"
+    assert llm["Endpoint API key"].text == "(hidden)"
     assert "SECRET" not in repr(summary)
 
 
@@ -188,9 +188,9 @@ def test_secret_set_by_ops_is_listed_even_when_snapshots_hide_it() -> None:
 
     changes = with_secret_changes(describe_changes(before, after), ops)
 
-    assert [c.label for c in changes] == ["Persona name", "Custom LLM API key"]
+    assert [c.label for c in changes] == ["Persona name", "Endpoint API key"]
     assert change_summary(changes[1]) == "changed (hidden)"
-    assert [title for title, _ in group_changes(changes)] == ["Identity", "Language model"]
+    assert [title for title, _ in group_changes(changes)] == ["Identity", "Language model & tools"]
 
 
 def test_secret_ops_already_shown_are_not_listed_twice() -> None:

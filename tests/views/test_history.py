@@ -228,7 +228,7 @@ def test_a_changed_secret_is_listed_as_changed_hidden(
     body = _page(bob_client, _url(persona_id))
 
     entry = body.split(f'id="event-{event.pk}"')[1].split("</li>")[0]
-    assert "Custom LLM API key" in entry and "changed (hidden)" in entry
+    assert "Endpoint API key" in entry and "changed (hidden)" in entry
     assert "sk-" not in body
 
 
@@ -401,7 +401,7 @@ def test_version_page_shows_the_redacted_snapshot_and_summary(
 
     assert "The persona at this version" in body
     assert "Custom LLM base URL" in body and "https://llm.example.com" in body
-    assert "Custom LLM API key" in body and "(hidden)" in body
+    assert "Endpoint API key" in body and "(hidden)" in body
     assert "The whole version as JSON" in body and f'"persona_id": "{persona_id}"' in body
     assert "SECRET" not in body
 
@@ -540,7 +540,7 @@ def test_revert_keeps_live_secrets_and_never_sends_the_marker(
     preview = bob_client.get(_url(persona_id, f"history/{created.pk}/revert/")).content.decode()
     bob_client.post(_url(persona_id, f"history/{created.pk}/revert/"))
 
-    assert "Custom LLM API key" in preview and "NEW" not in preview
+    assert "Endpoint API key" in preview and "NEW" not in preview
     [patch] = log.patches()
     assert SECRET_MARKER not in str(patch) and "sk-live-OLD" not in str(patch)
     assert {"op": "replace", "path": "/persona_name", "value": "Keeper"} in patch
