@@ -713,6 +713,7 @@ class _Failure:
     methods: frozenset[str] | None
     raw_body: str | None = None
     after_handling: bool = False
+    cut_body: bool = False
 
 
 @dataclass
@@ -780,18 +781,23 @@ class EmulatorState:
         methods: set[str] | None = None,
         raw_body: str | None = None,
         after_handling: bool = False,
+        cut_body: bool = False,
     ) -> None:
         """Answer the next `count` matching requests with `status`, before touching any data.
 
         The body is `body`, else {"message": "Injected failure"}; `raw_body` sends that text
         as text/html instead, like a proxy's error page. `methods` limits which requests match.
         `after_handling`: the request is carried out first and only its answer is replaced, as
-        when a gateway loses Tavus's answer to a write that Tavus did save.
+        when a gateway loses Tavus's answer to a write that Tavus did save. `cut_body`: the request
+        is carried out and its real answer is cut short (the connection closes halfway through
+        the body it announced); `status` is then unused.
         """
         with self._lock:
             allowed = frozenset(m.upper() for m in methods) if methods else None
             self._failures.append(
-                _Failure(count, status, retry_after, body, allowed, raw_body, after_handling)
+                _Failure(
+                    count, status, retry_after, body, allowed, raw_body, after_handling, cut_body
+                )
             )
 
     def hang_next(self, count: int, seconds: float, *, methods: set[str] | None = None) -> None:
@@ -1413,7 +1419,7 @@ def _read_call(environ: WSGIEnvironment) -> _Call:
     return _Call(environ["REQUEST_METHOD"].upper(), path, query, body, is_json)
 
 
-def _respond(start_response: StartResponse, answer: _Answer) -> list[bytes]:
+def _respond(start_response: StartResponse, answer: _Answer, *, cut: bool = False) -> list[bytes]:
     try:
         phrase = HTTPStatus(answer.status).phrase
     except ValueError:
@@ -1426,6 +1432,10 @@ def _respond(start_response: StartResponse, answer: _Answer) -> list[bytes]:
     elif answer.has_body and answer.status not in (204, 304):
         data = answer.body if answer.body is not None else json.dumps(answer.payload).encode()
         headers.append(("Content-Type", "application/json"))
+    if cut:  # announce the whole body (and more), send half of it, then hang up
+        headers += [("Content-Length", str(len(data) + 64)), ("Connection", "close")]
+        start_response(f"{answer.status} {phrase}", headers)
+        return [data[: len(data) // 2]]
     if answer.status not in (204, 304):
         headers.append(("Content-Length", str(len(data))))
     start_response(f"{answer.status} {phrase}", headers)
@@ -1478,7 +1488,8 @@ def make_app(state: EmulatorState) -> WSGIApplication:
         # Sleeps happen outside the lock so a slow request never blocks the others.
         if latency or hang:
             time.sleep(latency + hang)
-        if failure is not None and not failure.after_handling:
+        cut = failure is not None and failure.cut_body
+        if failure is not None and not failure.after_handling and not cut:
             answer = _failure_answer(failure)
         else:
             with state._lock:
@@ -1488,7 +1499,7 @@ def make_app(state: EmulatorState) -> WSGIApplication:
                     )
                 else:
                     answer = _dispatch(state, call, environ.get("HTTP_X_API_KEY"))
-            if failure is not None:
+            if failure is not None and not cut:
                 answer = _failure_answer(failure)
         state._record(
             generation,
@@ -1502,7 +1513,7 @@ def make_app(state: EmulatorState) -> WSGIApplication:
                 target=environ.get("RAW_TARGET", ""),
             ),
         )
-        return _respond(start_response, answer)
+        return _respond(start_response, answer, cut=cut)
 
     return app
 
@@ -1562,6 +1573,8 @@ class _QuietHandler(WSGIRequestHandler):
         )
         handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref logs through it
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        if handler.headers is not None and handler.headers.get("Connection") == "close":
+            self.close_connection = True  # an answer cut short (fail_next(cut_body=True))
 
     def finish(self) -> None:
         self.server.untrack(self.connection)  # type: ignore[attr-defined]

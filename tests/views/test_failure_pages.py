@@ -156,3 +156,36 @@ def test_delete_keeps_the_form_and_the_typed_name_when_the_re_read_fails(
     assert 'name="confirm_name" value="Front desk"' in page
     assert "Nothing you typed was lost" in page
     assert persona_id in tavus.personas  # nothing was deleted
+
+
+def test_a_change_whose_answer_was_cut_short_is_read_back_and_applied(
+    bob_client: Any, bob: Any, workspace: Workspace, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    cr = _change_request(workspace, bob, persona_id)
+    tavus.fail_next(1, 200, methods={"PATCH"}, cut_body=True)  # saved; the answer breaks off
+
+    page = _apply(bob_client, cr)
+
+    cr.refresh_from_db()
+    assert cr.status == ChangeStatus.APPLIED
+    assert "Applied: the persona is live with this change." in page
+    assert tavus.count("PATCH") == 1
+
+
+def test_a_direct_edit_whose_answer_was_cut_short_says_it_was_saved(
+    bob_client: Any, workspace: Workspace, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+    data = form_data(bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode())
+    typed = with_values(data, {"identity-context": "Seeds too.", "submit": "apply"})
+    tavus.fail_next(1, 200, methods={"PATCH"}, cut_body=True)
+
+    response = bob_client.post(
+        f"/w/acme/personas/{persona_id}/edit/", dict(typed.lists()), follow=True
+    )
+
+    assert "Saved: 1 change sent to Tavus." in response.content.decode()
+    assert tavus.personas[persona_id]["context"] == "Seeds too."
+    patched = AuditEvent.objects.get(persona_id=persona_id, action="persona.patched")
+    assert "answer was lost" in patched.note
