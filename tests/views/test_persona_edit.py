@@ -866,3 +866,14 @@ def test_a_problem_no_field_shows_is_listed_and_counted_in_its_section(
     # Two rules broken (not lowercase; a space), both listed and counted under Perception.
     assert "lowercase snake_case" in summary
     assert '2<span class="sr-only"> problems</span>' in menu.split('data-section="perception"')[1]
+
+
+def test_screen_readers_hear_the_change_count_not_the_whole_preview(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode()
+
+    assert '<div class="card" id="preview">' in body  # not a live region: it holds the JSON
+    assert 'id="action-status" class="action-status" role="status"' in body
