@@ -19,7 +19,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 
-from ..persona.jsontypes import JSON, JSONObject
+from ..persona import glossary
+from ..persona.glossary import choices_for
+from ..persona.jsontypes import JSON, JSONObject, to_pointer
 from ..persona.legacy import UNMAPPED_LEGACY
 from ..persona.redaction import SECRET_MARKER
 from .widgets import LinesField, ListField, SecretInput
@@ -148,6 +150,18 @@ def _is_empty(value: Any) -> bool:
     return value in ("", None, [])
 
 
+def _explain_choices(field: forms.Field, pointer: str) -> None:
+    """Each known choice of a select says in one line what it is (persona.glossary)."""
+    if not isinstance(field, forms.ChoiceField):
+        return
+    known = {choice.value: choice for choice in choices_for(pointer)}
+    if known:
+        field.choices = [
+            (value, f"{label} — {known[value].help}" if value in known else label)
+            for value, label in field.choices
+        ]
+
+
 def _make_field(spec: Spec, choices_extra: JSON) -> forms.Field:
     common: dict[str, Any] = {"label": spec.label, "help_text": spec.help, "required": False}
     if spec.kind == "textarea":
@@ -243,6 +257,7 @@ class LayerForm(forms.Form):
         super().__init__(data, initial=initial, **kwargs)
         for spec in self.SPECS:
             self.fields[spec.name] = _make_field(spec, self._originals[spec.name])
+            _explain_choices(self.fields[spec.name], to_pointer([*self.pointer, *spec.path]))
             if spec.kind == "secret" and _has(self.base, spec.path):
                 self.fields[spec.name].widget.attrs["placeholder"] = (
                     "•••••• saved — leave blank to keep"
@@ -390,13 +405,14 @@ class IdentityForm(LayerForm):
     LEGACY = (("guardrails_id", UNMAPPED_LEGACY["/guardrails_id"]),)
 
 
+# The model field's suggestions: the known Tavus-hosted models, each with what it is.
 LLM_MODELS = (
     ("", "Tavus default"),
-    ("tavus-gpt-oss", "tavus-gpt-oss (recommended)"),
-    ("tavus-gemini-2.5-flash", "tavus-gemini-2.5-flash"),
-    ("tavus-claude-haiku-4.5", "tavus-claude-haiku-4.5"),
-    ("tavus-gpt-5.2", "tavus-gpt-5.2"),
-    ("tavus-gemini-3-flash", "tavus-gemini-3-flash"),
+    *(
+        (c.value, f"{c.value}{' (recommended)' if c.recommended else ''} — {c.help}")
+        for c in glossary.LLM_MODELS
+        if not c.legacy
+    ),
 )
 
 

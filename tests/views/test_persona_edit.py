@@ -877,3 +877,14 @@ def test_screen_readers_hear_the_change_count_not_the_whole_preview(
 
     assert '<div class="card" id="preview">' in body  # not a live region: it holds the JSON
     assert 'id="action-status" class="action-status" role="status"' in body
+
+
+def test_known_choices_say_in_one_line_what_they_are(
+    bob_client: Any, workspace: Any, tavus: EmulatorState
+) -> None:
+    persona_id = tavus.put_persona(persona_doc())
+
+    body = bob_client.get(f"/w/acme/personas/{persona_id}/edit/").content.decode()
+
+    assert "Cartesia — " in body  # the voice engine select
+    assert "tavus-gpt-oss (recommended) — " in body  # the model suggestions
