@@ -18,6 +18,7 @@ import copy
 import functools
 import itertools
 import re
+from collections.abc import Iterable
 
 from .jsontypes import (
     JSON,
@@ -43,6 +44,7 @@ __all__ = [
     "restore_ops",
     "restore_secrets",
     "secret_paths_present",
+    "with_secret_ops",
 ]
 
 SECRET_MARKER = "••••••"
@@ -224,6 +226,29 @@ def contains_marker(doc: JSON) -> bool:
     if isinstance(doc, list):
         return any(contains_marker(v) for v in doc)
     return False
+
+
+def _covers(op: Op, pointer: str) -> bool:
+    path = op.get("path")
+    return (
+        op.get("op") in {"add", "replace"}
+        and isinstance(path, str)
+        and (pointer == path or pointer.startswith(path + "/"))
+    )
+
+
+def with_secret_ops(ops: list[Op], pointers: Iterable[str], base: JSONObject) -> list[Op]:
+    """Ops that also set every secret at `pointers` (those a change carries): two redacted
+    documents show the marker for a kept secret and for a changed one alike, so their diff misses
+    a changed secret. An added op holds the marker; restore_ops fills it."""
+    result = [dict(op) for op in ops]
+    for pointer in pointers:
+        if not any(_covers(op, pointer) for op in result):
+            found, _ = lookup(base, from_pointer(pointer))
+            result.append(
+                {"op": "replace" if found else "add", "path": pointer, "value": SECRET_MARKER}
+            )
+    return result
 
 
 def restore_ops(ops: list[Op], live: JSONObject, secrets: dict[str, str] | None = None) -> list[Op]:

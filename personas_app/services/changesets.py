@@ -27,7 +27,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +70,7 @@ from ..persona.redaction import (
     redact_ops,
     restore_ops,
     secret_paths_present,
+    with_secret_ops,
 )
 from ..persona.safety import storable
 from ..tavus import TavusAnswerLost, TavusError, TavusNotFound, TavusRateLimited
@@ -190,28 +191,6 @@ def _unsealed(item: ChangeSetItem) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _covers(op: Op, pointer: str) -> bool:
-    path = op.get("path")
-    return (
-        op.get("op") in {"add", "replace"}
-        and isinstance(path, str)
-        and (pointer == path or pointer.startswith(path + "/"))
-    )
-
-
-def _with_secret_ops(ops: list[Op], pointers: Iterable[str], base: JSONObject) -> list[Op]:
-    """Ops that also set every secret the change carries: two redacted documents show the marker
-    for a kept secret and for a changed one alike, so their diff misses a changed secret."""
-    result = [dict(op) for op in ops]
-    for pointer in pointers:
-        if not any(_covers(op, pointer) for op in result):
-            found, _ = lookup(base, from_pointer(pointer))
-            result.append(
-                {"op": "replace" if found else "add", "path": pointer, "value": SECRET_MARKER}
-            )
-    return result
-
-
 # -- Planning ---------------------------------------------------------------------------------
 
 
@@ -250,7 +229,7 @@ def plan_persona(*, live: JSONObject, target: JSONObject) -> _Plan:
             secrets[pointer] = value
     base = redact(live)
     proposed = redact(target)
-    ops = _with_secret_ops(minimal_patch(base, proposed), sorted(secrets), base)
+    ops = with_secret_ops(minimal_patch(base, proposed), sorted(secrets), base)
     persona_id = str(live.get("persona_id", ""))
     return _Plan(
         kind=ItemKind.EDIT,
@@ -962,7 +941,7 @@ def _apply_edit(claim: _Claim) -> str:
 
     def finish_ops(ops: list[Op], live: JSONObject, rebased: bool) -> list[Op]:
         if rebased:
-            ops = _with_secret_ops(ops, pointers, redact(live))
+            ops = with_secret_ops(ops, pointers, redact(live))
         sent = restore_ops(ops, live, secrets)
         if contains_marker(cast(JSON, sent)):
             raise MissingSecret(_MISSING_SECRET)

@@ -44,6 +44,7 @@ from personas_app.persona.redaction import (
     redact,
     restore_ops,
     secret_paths_present,
+    with_secret_ops,
 )
 from personas_app.services.audit import audit_record
 from personas_app.services.personas import (
@@ -161,32 +162,6 @@ def _with_markers(proposed: JSONObject, pointers: list[str]) -> JSONObject:
     return doc
 
 
-def _covers(op: Op, pointer: str) -> bool:
-    path = op.get("path")
-    return (
-        op.get("op") in {"add", "replace"}
-        and isinstance(path, str)
-        and (pointer == path or pointer.startswith(path + "/"))
-    )
-
-
-def _with_secret_ops(ops: list[Op], pointers: list[str], base: JSONObject) -> list[Op]:
-    """Ops that also set every secret the change carries.
-
-    A redacted document shows the marker both for "secret kept" and "secret changed", so a diff
-    of two redacted documents misses a changed secret: add an op (valued with the marker) for it.
-    """
-    result = [dict(op) for op in ops]
-    for pointer in pointers:
-        if any(_covers(op, pointer) for op in result):
-            continue
-        found, _ = lookup(base, from_pointer(pointer))
-        result.append(
-            {"op": "replace" if found else "add", "path": pointer, "value": SECRET_MARKER}
-        )
-    return result
-
-
 def _restored_document(doc: JSONObject, secrets: dict[str, str]) -> JSONObject:
     restored = copy.deepcopy(doc)
     for pointer, secret in secrets.items():
@@ -203,7 +178,7 @@ def _plan(
     if kind in {ChangeKind.EDIT, ChangeKind.REVERT}:
         if base is None or proposed is None:
             raise ValueError("An edit needs the version it was made from and the proposed one.")
-        return _with_secret_ops(minimal_patch(base, proposed), pointers, base)
+        return with_secret_ops(minimal_patch(base, proposed), pointers, base)
     return []
 
 
@@ -673,7 +648,7 @@ def _apply_claimed(cr: ChangeRequest, actor: AbstractBaseUser, request_id: str) 
 
     def finish(ops: list[Op], live: JSONObject, rebased: bool) -> list[Op]:
         if rebased:  # a diff of two redacted documents misses a changed secret
-            ops = _with_secret_ops(ops, pointers, redact(live))
+            ops = with_secret_ops(ops, pointers, redact(live))
         sent = restore_ops(ops, live, secrets)
         if contains_marker(cast(JSON, sent)):
             raise MissingSecret(_MISSING_SECRET)
