@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "personas_app.context_processors.navigation",
+                "personas_app.sso.login_context",
             ],
         },
     },
@@ -271,6 +272,55 @@ AXES_LOCKOUT_PARAMETERS = (
 )
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc) -----------------------------------------
+# Off unless OIDC_ISSUER and OIDC_CLIENT_ID are set. The provider's endpoints come from
+# <OIDC_ISSUER>/.well-known/openid-configuration, read when someone first signs in (then cached for
+# an hour), so a provider that is down never stops the server or the local logins.
+# The OIDC_RP_* names are the ones mozilla-django-oidc reads.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip().rstrip("/")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+# RS256/ES256: the ID token is checked against the provider's published keys (jwks_uri);
+# HS256: against the client secret.
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+
+
+def parse_group_roles(entries: list[str]) -> list[tuple[str, str, str]]:
+    """OIDC_GROUP_ROLES entries, group=workspace-slug:role, as (group, slug, role) triples."""
+    roles = ("viewer", "editor", "reviewer", "admin")  # personas_app.models.Role's values
+    triples = []
+    for entry in entries:
+        group, _, target = entry.partition("=")
+        slug, _, role = target.partition(":")
+        group, slug, role = group.strip(), slug.strip(), role.strip().lower()
+        if not (group and slug and role in roles):
+            raise ImproperlyConfigured(
+                f"OIDC_GROUP_ROLES: “{entry}” is not group=workspace:role "
+                f"(a role is one of {', '.join(roles)})."
+            )
+        triples.append((group, slug, role))
+    return triples
+
+
+# Provider groups mapped to workspace roles, comma-separated group=workspace-slug:role entries:
+# staging-editors=staging:editor,prod-admins=production:admin
+OIDC_GROUP_ROLES = parse_group_roles(env_list("OIDC_GROUP_ROLES", []))
+# Endpoints set here win over discovery (for a provider without a discovery document).
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_JWKS_ENDPOINT", "")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = (
+    float(os.environ.get("OIDC_TIMEOUT_CONNECT", "3.05")),
+    float(os.environ.get("OIDC_TIMEOUT_READ", "10")),
+)
+if OIDC_ISSUER and OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("personas_app.sso.SingleSignOnBackend")
 
 # --- Content-Security-Policy (django-csp 4) --------------------------------------------------------
 # Scripts and styles come only from our own static files: no inline scripts, styles or event

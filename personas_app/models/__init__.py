@@ -14,7 +14,7 @@ from .changesets import (
 )
 from .conversations import Conversation
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
-from .workspaces import ApiKey, Membership, PersonaLock, Role, Workspace
+from .workspaces import ApiKey, Membership, MembershipSource, PersonaLock, Role, Workspace
 
 __all__ = [
     "ApiKey",
@@ -33,6 +33,7 @@ __all__ = [
     "ItemKind",
     "ItemStatus",
     "Membership",
+    "MembershipSource",
     "Outcome",
     "PersonaLock",
     "Review",

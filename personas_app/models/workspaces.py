@@ -17,6 +17,14 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+class MembershipSource(models.TextChoices):
+    """Who made a membership: a person (the members page, an invitation) or single sign-on (the
+    provider's groups mapped by OIDC_GROUP_ROLES). Sign-in only ever changes its own."""
+
+    MANUAL = "manual", "Added by hand"
+    SSO = "sso", "Single sign-on"
+
+
 class Workspace(models.Model):
     """One team's or environment's view of one Tavus account."""
 
@@ -74,6 +82,12 @@ class Membership(models.Model):
     )
     role = models.CharField("role", max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField("added", auto_now_add=True)
+    source = models.CharField(
+        "added by",
+        max_length=8,
+        choices=MembershipSource.choices,
+        default=MembershipSource.MANUAL,
+    )
 
     class Meta:
         ordering = ["workspace", "user__username"]

@@ -19,7 +19,7 @@ from django.utils.text import slugify
 
 from ..crypto import DecryptionError, reseal, seal, unseal
 from ..logging import remember_secret
-from ..models import ApiKey, ChangeRequest, Membership, Role, Workspace
+from ..models import ApiKey, ChangeRequest, Membership, MembershipSource, Role, Workspace
 from ..tavus import TavusAuthError, TavusClient, TavusError, TavusRateLimited, TavusUnavailable
 from .audit import audit_record
 
@@ -214,7 +214,9 @@ def member_change_role(
         _ensure_enough_approvers(workspace, membership, role)
         old = membership.role
         membership.role = role
-        membership.save(update_fields=["role"])
+        # A role set by hand is the admin's from now on: single sign-on no longer changes it.
+        membership.source = MembershipSource.MANUAL
+        membership.save(update_fields=["role", "source"])
         audit_record(
             workspace=workspace,
             request_id=request_id,
