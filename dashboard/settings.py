@@ -319,6 +319,8 @@ OIDC_TIMEOUT = (
     float(os.environ.get("OIDC_TIMEOUT_CONNECT", "3.05")),
     float(os.environ.get("OIDC_TIMEOUT_READ", "10")),
 )
+if OIDC_ISSUER and not DEBUG and not OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("OIDC_ISSUER must be an https:// address when DEBUG is off.")
 if OIDC_ISSUER and OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.append("personas_app.sso.SingleSignOnBackend")
 

@@ -35,6 +35,7 @@ from mozilla_django_oidc.views import (
     OIDCAuthenticationRequestView,
 )
 
+from .logging import remember_secret
 from .services.sso import sso_memberships_sync
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         # the nonce) is ours, so a password login never reaches the provider.
         if request is None or "nonce" not in kwargs or not sso_enabled():
             return None
+        remember_secret(self.OIDC_RP_CLIENT_SECRET)  # never in a log line, whatever fails
         self.OIDC_OP_TOKEN_ENDPOINT = _endpoint("OIDC_OP_TOKEN_ENDPOINT")
         self.OIDC_OP_USER_ENDPOINT = _endpoint("OIDC_OP_USER_ENDPOINT")
         if not self.OIDC_RP_SIGN_ALGO.startswith("HS") and self.OIDC_RP_IDP_SIGN_KEY is None:

@@ -6,7 +6,11 @@ provider (real HTTP on a loopback port), and the provider's redirect comes back 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +33,7 @@ from tests.oidc_provider import (
 )
 
 BACKEND = "personas_app.sso.SingleSignOnBackend"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -69,9 +74,9 @@ def production(alice: Any) -> Workspace:
     )
 
 
-def _to_provider(client: Client) -> str:
+def _to_provider(client: Client, next_page: str = "") -> str:
     """Press "Sign in with …": the address of the provider's answer (the callback URL)."""
-    start = client.get("/oidc/authenticate/")
+    start = client.get("/oidc/authenticate/", {"next": next_page} if next_page else {})
     assert start.status_code == 302, start.content
     answer = requests.get(start["Location"], allow_redirects=False, timeout=5)
     assert answer.status_code == 302
@@ -128,6 +133,20 @@ def test_the_first_sign_in_creates_the_user_and_lands_on_the_home_page(
     dana = get_user_model().objects.get(username="dana")
     assert (dana.email, dana.first_name, dana.last_name) == ("dana@example.com", "Dana", "Reyes")
     assert not dana.has_usable_password()
+
+
+def test_signing_in_from_a_page_that_asked_for_login_goes_back_to_it(
+    idp: ProviderState, production: Workspace
+) -> None:
+    idp.sign_in_as("dana@example.com", groups=["prod-viewers"])
+    client = Client()
+    login_page = client.get("/w/production/audit/", follow=True).content.decode()
+    assert 'href="/oidc/authenticate/?next=/w/production/audit/"' in login_page
+
+    response = client.get(_to_provider(client, "/w/production/audit/"), follow=True)
+
+    assert response.redirect_chain[-1][0] == "/w/production/audit/"
+    assert response.status_code == 200
 
 
 def test_an_existing_account_with_the_same_email_is_the_one_signed_in(
@@ -372,3 +391,48 @@ def test_a_password_login_still_works_and_never_asks_the_provider(
 def test_a_malformed_group_mapping_stops_the_server_with_a_plain_reason() -> None:
     with pytest.raises(ImproperlyConfigured, match="is not group=workspace:role"):
         parse_group_roles(["prod-admins=production:owner"])
+
+
+def _settings_from(**env: str) -> subprocess.CompletedProcess[str]:
+    """Print the single sign-on settings a server started with `env` would use."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "DJANGO_"))}
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.AUTHENTICATION_BACKENDS[-1], s.OIDC_RP_SCOPES, s.OIDC_GROUP_ROLES)"
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_single_sign_on_is_set_up_from_the_environment() -> None:
+    result = _settings_from(
+        OIDC_ISSUER="https://idp.example.com/",
+        OIDC_CLIENT_ID="studio",
+        OIDC_GROUP_ROLES="staging-editors=staging:editor, prod-admins=production:Admin",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"{BACKEND} openid email profile "
+        "[('staging-editors', 'staging', 'editor'), ('prod-admins', 'production', 'admin')]"
+    )
+
+
+def test_production_refuses_a_provider_address_without_https() -> None:
+    result = _settings_from(
+        DEBUG="0",
+        SECRET_KEY="s" * 60,
+        FIELD_ENCRYPTION_KEYS="x" * 44,
+        ALLOWED_HOSTS="studio.example.com",
+        OIDC_ISSUER="http://idp.example.com",
+        OIDC_CLIENT_ID="studio",
+    )
+
+    assert result.returncode != 0
+    assert "OIDC_ISSUER must be an https:// address" in result.stderr
