@@ -188,6 +188,29 @@ class RunningProvider:
         self._thread.join(timeout=5)
 
 
+GROUP_ROLES = [
+    "staging-editors=staging:editor",
+    "prod-admins=production:admin",
+    "prod-viewers=production:viewer",
+]
+
+
+def configure(settings: Any, provider: RunningProvider) -> None:
+    """Set single sign-on up against `provider` (pytest-django's `settings` fixture), as the
+    OIDC_* environment variables would."""
+    from dashboard.settings import parse_group_roles
+
+    settings.OIDC_ISSUER = provider.url
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
+    settings.OIDC_PROVIDER_NAME = "Test IdP"
+    settings.OIDC_GROUP_ROLES = parse_group_roles(GROUP_ROLES)
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "personas_app.sso.SingleSignOnBackend",
+    ]
+
+
 def start_provider() -> RunningProvider:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.state = ProviderState()

@@ -26,9 +26,9 @@ from personas_app.services.workspaces import member_change_role
 from tests.builders import PASSWORD, make_member, make_workspace
 from tests.oidc_provider import (
     CLIENT_ID,
-    CLIENT_SECRET,
     ProviderState,
     RunningProvider,
+    configure,
     start_provider,
 )
 
@@ -45,19 +45,9 @@ def provider() -> Iterator[RunningProvider]:
 
 @pytest.fixture
 def idp(settings: Any, provider: RunningProvider, db: None) -> ProviderState:
-    """Single sign-on set up against the provider, as the OIDC_* environment variables would."""
-    settings.OIDC_ISSUER = provider.url
-    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
-    settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
-    settings.OIDC_PROVIDER_NAME = "Test IdP"
-    settings.OIDC_GROUP_ROLES = parse_group_roles(
-        [
-            "staging-editors=staging:editor",
-            "prod-admins=production:admin",
-            "prod-viewers=production:viewer",
-        ]
-    )
-    settings.AUTHENTICATION_BACKENDS = [*settings.AUTHENTICATION_BACKENDS, BACKEND]
+    """Single sign-on set up against the provider (GROUP_ROLES maps staging-editors,
+    prod-admins and prod-viewers); it signs in dana@example.com, in no group, unless told."""
+    configure(settings, provider)
     provider.state.sign_in_as("dana@example.com", groups=[])
     return provider.state
 
