@@ -200,7 +200,7 @@ def test_an_approval_given_before_an_edit_no_longer_counts(
     assert cr.status == ChangeStatus.OPEN
     assert cr.approval_count() == 0
     assert [c.met for c in cr.rule_checks()] == [False]
-    with pytest.raises(InvalidTransition, match="0 of 2 approvals.*dana"):
+    with pytest.raises(InvalidTransition, match=r"0 of 2 approvals.*dana"):
         service.change_request_apply(change_request=cr, actor=bob)
 
 
