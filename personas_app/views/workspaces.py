@@ -294,7 +294,8 @@ def member_role(request: AppRequest, slug: str, member_id: int) -> HttpResponse:
             request_id=request.request_id,
         )
     except WorkspaceError as exc:
-        messages.error(request, f"{membership.user.get_username()} keeps the Admin role: {exc}")
+        name = membership.user.get_username()
+        messages.error(request, f"{name} keeps the {membership.get_role_display()} role: {exc}")
         return _after_member_change(request, slug)
     name = membership.user.get_username()
     messages.success(request, f"{name} is now {membership.get_role_display()}.")

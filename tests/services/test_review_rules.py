@@ -381,3 +381,18 @@ def test_a_required_reviewer_cannot_be_demoted_or_removed_until_the_rule_changes
     review_rule_remove(workspace=workspace, rule=tools_rule, actor=alice)
     member_remove(workspace=workspace, membership=membership, actor=alice)
     assert not workspace.memberships.filter(user=dana).exists()
+
+
+def test_approvals_needed_stays_possible_even_while_approval_is_off(
+    workspace: Workspace, alice: Any, erin: Any
+) -> None:
+    workspace.requires_approval, workspace.approvals_required = False, 2
+    workspace.save()
+    membership = workspace.memberships.get(user=erin)
+
+    with pytest.raises(WorkspaceError, match="only 1 member"):
+        member_change_role(workspace=workspace, membership=membership, role="editor", actor=alice)
+
+    workspace.approvals_required = 1
+    workspace.save()
+    member_change_role(workspace=workspace, membership=membership, role="editor", actor=alice)

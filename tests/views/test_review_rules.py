@@ -248,3 +248,27 @@ def test_approvals_needed_above_the_members_who_can_give_them_is_refused_next_to
         assert 'value="3"' in field  # what was typed stays
     workspace.refresh_from_db()
     assert workspace.approvals_required == 1 and not workspace.requires_approval
+
+
+def test_demoting_a_required_reviewer_is_refused_with_the_rule_named(
+    alice_client: Client, alice: Any, workspace: Workspace, dana: Any
+) -> None:
+    review_rule_add(
+        workspace=workspace,
+        actor=alice,
+        pointer="/layers/llm/tools",
+        reviewer_ids=[dana.pk],
+        role="",
+    )
+    membership = workspace.memberships.get(user=dana)
+
+    response = alice_client.post(
+        f"/w/acme/members/{membership.pk}/role/", {"role": "editor"}, follow=True
+    )
+
+    assert (
+        "dana keeps the Reviewer role: dana is a required reviewer for LLM tools. "
+        "Remove them from those rules in the settings first." in _text(_body(response))
+    )
+    membership.refresh_from_db()
+    assert membership.role == Role.REVIEWER
