@@ -37,6 +37,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "conversation.started": "started a test conversation",
     "conversation.ended": "ended a test conversation",
     "workspace.settings_changed": "changed the workspace settings",
+    "workspace.review_rule_added": "added a required-reviewer rule",
+    "workspace.review_rule_removed": "removed a required-reviewer rule",
 }
 
 # For the action filter: (group title, [(action, label)]).

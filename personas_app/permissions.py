@@ -86,6 +86,9 @@ URL_RULES: dict[str, Perm] = {
     "key_activate": Perm.ADMIN,
     "key_revoke": Perm.ADMIN,
     "workspace_settings": Perm.ADMIN,
+    # required reviewers
+    "review_rule_create": Perm.ADMIN,
+    "review_rule_delete": Perm.ADMIN,
 }
 
 

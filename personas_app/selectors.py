@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, NamedTuple
@@ -18,8 +18,10 @@ from .models import (
     Membership,
     Outcome,
     Review,
+    ReviewRule,
     Workspace,
 )
+from .models.review_rules import ROLES_MEETING
 from .permissions import ROLE_PERMISSIONS, Perm, role_can
 from .persona.jsontypes import JSON
 
@@ -392,6 +394,33 @@ def review_waiting_ids(*, workspace: Workspace, user: AbstractBaseUser) -> set[i
         .exclude(pk__in=_decided_by(user))
         .values_list("id", flat=True)
     )
+
+
+def review_required_of(
+    *, workspace: Workspace, user: AbstractBaseUser, changes: Iterable[ChangeRequest]
+) -> set[int]:
+    """Ids of the changes among `changes` (open, by others) still waiting for a required-reviewer
+    rule this user could meet: one naming them, or asking for a role they hold."""
+    role = (
+        Membership.objects.filter(workspace=workspace, user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+    rule_roles = [rule_role for rule_role, roles in ROLES_MEETING.items() if role in roles]
+    mine = set(
+        ReviewRule.objects.filter(workspace=workspace)
+        .filter(Q(reviewers=user.pk) | Q(role__in=rule_roles))
+        .values_list("id", flat=True)
+    )
+    if not mine or not role_can(role, Perm.REVIEW):
+        return set()
+    return {
+        change.pk
+        for change in changes
+        if change.status == ChangeStatus.OPEN
+        and change.author_id != user.pk
+        and any(check.rule_id in mine and not check.met for check in change.rule_checks())
+    }
 
 
 def change_request_in(

@@ -129,6 +129,17 @@ workspace_urls = [
     path("w/<slug:slug>/keys/<int:key_id>/activate/", workspaces.key_activate, name="key_activate"),
     path("w/<slug:slug>/keys/<int:key_id>/revoke/", workspaces.key_revoke, name="key_revoke"),
     path("w/<slug:slug>/settings/", workspaces.workspace_settings, name="workspace_settings"),
+    # required reviewers
+    path(
+        "w/<slug:slug>/settings/review-rules/add/",
+        workspaces.review_rule_create,
+        name="review_rule_create",
+    ),
+    path(
+        "w/<slug:slug>/settings/review-rules/<int:rule_id>/remove/",
+        workspaces.review_rule_delete,
+        name="review_rule_delete",
+    ),
 ]
 
 urlpatterns = [

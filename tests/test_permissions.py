@@ -88,6 +88,9 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "key_activate": {"key_id": KEY},
     "key_revoke": {"key_id": KEY},
     "workspace_settings": {},
+    # required reviewers
+    "review_rule_create": {},
+    "review_rule_delete": {"rule_id": 999_999},
 }
 
 

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from django import forms
 from django.conf import settings
 
-from ..models import Role
+from ..models import Role, RuleRole
+from ..persona.review_rules import rule_target_groups
 from ..services.workspaces import tavus_address_allowed
 
 _SECRET_MIN, _SECRET_MAX = 8, 200
@@ -152,3 +153,50 @@ class WorkspaceSettingsForm(forms.Form):
                 "Ask whoever runs it to add another (TAVUS_ALLOWED_BASE_URLS)."
             )
         return url.rstrip("/")
+
+
+class ReviewRuleForm(forms.Form):
+    """A required-reviewer rule: a part of the persona, and the members and/or role whose
+    approval a change touching it needs. `reviewers` lists the members able to review."""
+
+    pointer = forms.ChoiceField(
+        label="Part of the persona",
+        help_text="A change touching this part (or anything inside it) triggers the rule.",
+        error_messages={"required": "Choose a part of the persona."},
+    )
+    reviewers = forms.MultipleChoiceField(
+        label="Required reviewers",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Any one of them can approve. Only Reviewers and Admins can be chosen.",
+    )
+    role = forms.ChoiceField(
+        label="Or anyone holding",
+        required=False,
+        choices=RuleRole.choices,
+        help_text="An approval from anyone with this role also meets the rule.",
+    )
+    description = forms.CharField(
+        label="Why (optional)",
+        required=False,
+        max_length=300,
+        help_text="Shown on the review page, e.g. “Tools reach our order system”.",
+    )
+
+    def __init__(self, *args: object, reviewers: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        pointer = self.fields["pointer"]
+        assert isinstance(pointer, forms.ChoiceField)
+        pointer.choices = [("", "Choose…"), *rule_target_groups()]
+        people = self.fields["reviewers"]
+        assert isinstance(people, forms.MultipleChoiceField)
+        people.choices = reviewers
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if not data.get("reviewers") and not data.get("role") and "reviewers" not in self.errors:
+            self.add_error(
+                "reviewers",
+                "Choose at least one member, or a role, whose approval the rule asks for.",
+            )
+        return data

@@ -13,6 +13,7 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .review_rules import ReviewRule, RuleCheck, RuleRole
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, MembershipSource, PersonaLock, Role, Workspace
 
@@ -38,6 +39,9 @@ __all__ = [
     "PersonaLock",
     "Review",
     "ReviewDecision",
+    "ReviewRule",
     "Role",
+    "RuleCheck",
+    "RuleRole",
     "Workspace",
 ]

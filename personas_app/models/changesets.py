@@ -16,7 +16,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 
-from .reviews import InvalidTransition, ReviewDecision
+from ..persona.review_rules import changed_pointers, document_pointers
+from .review_rules import RuleCheck, rule_checks
+from .reviews import InvalidTransition, ReviewDecision, missing_reviewers
 
 
 class ChangeSetStatus(models.TextChoices):
@@ -115,6 +117,25 @@ class ChangeSet(models.Model):
     def approval_count(self) -> int:
         return len(self.current_approvers())
 
+    def changed_pointers(self) -> set[str]:
+        """The places of the personas this change set touches, all items together."""
+        found: set[str] = set()
+        for kind, ops, proposed in self.items.values_list("kind", "ops", "proposed"):
+            if kind == ItemKind.CREATE:
+                found |= document_pointers(proposed)
+            else:
+                found |= changed_pointers(ops or [])
+        return found
+
+    def rule_checks(self) -> list[RuleCheck]:
+        """The workspace's required-reviewer rules this change set triggers, and who met each."""
+        return rule_checks(
+            workspace_id=self.workspace_id,
+            changed=self.changed_pointers(),
+            approver_ids=self.current_approvers(),
+            author_id=self.author_id,
+        )
+
     def submit(self, *, now: datetime) -> None:
         """Send a draft (or a change set sent back to its author) to reviewers."""
         if self.status not in {ChangeSetStatus.DRAFT, ChangeSetStatus.CHANGES_REQUESTED}:
@@ -136,7 +157,9 @@ class ChangeSet(models.Model):
         self.check_reviewable()
         if self.reviews.filter(is_current=True, decision=ReviewDecision.REQUEST_CHANGES).exists():
             self.status = ChangeSetStatus.CHANGES_REQUESTED
-        elif self.approval_count() >= max(1, approvals_required):
+        elif self.approval_count() >= max(1, approvals_required) and all(
+            check.met for check in self.rule_checks()
+        ):
             self.status = ChangeSetStatus.APPROVED
         else:
             self.status = ChangeSetStatus.OPEN
@@ -156,10 +179,12 @@ class ChangeSet(models.Model):
         if requires_approval:
             needed = max(1, approvals_required)
             have = self.approval_count()
-            if have < needed or self.status != ChangeSetStatus.APPROVED:
+            missing = missing_reviewers(self.rule_checks())
+            if have < needed or missing or self.status != ChangeSetStatus.APPROVED:
                 raise InvalidTransition(
                     "This workspace needs changes approved before they go live: "
                     f"this change set has {have} of {needed} approval{'s' if needed != 1 else ''}."
+                    + missing
                 )
 
     def start_applying(self, *, now: datetime, by_name: str) -> None:

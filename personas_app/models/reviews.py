@@ -11,6 +11,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 
+from ..persona.review_rules import changed_pointers, document_pointers
+from .review_rules import RuleCheck, rule_checks
+
 
 class InvalidTransition(Exception):
     """A change request cannot move from its current status to the one asked for (plain message)."""
@@ -37,6 +40,14 @@ class ChangeStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     CONFLICT = "conflict", "Conflict"
     CLOSED = "closed", "Closed"
+
+
+def missing_reviewers(checks: list[RuleCheck]) -> str:
+    """The end of a refusal naming each required reviewer still missing ("" when none is)."""
+    waiting = [check.missing for check in checks if not check.met]
+    if not waiting:
+        return ""
+    return " Still missing (required reviewers): " + "; ".join(waiting) + "."
 
 
 class ChangeRequest(models.Model):
@@ -134,6 +145,24 @@ class ChangeRequest(models.Model):
     def approval_count(self) -> int:
         return len(self.current_approvers())
 
+    def changed_pointers(self) -> set[str]:
+        """The places of the persona this change touches: all a new persona holds, all a deleted
+        one held, else what the patch touches."""
+        if self.kind == ChangeKind.CREATE:
+            return document_pointers(self.proposed_document)
+        if self.kind == ChangeKind.DELETE:
+            return document_pointers(self.base_document)
+        return changed_pointers(self.ops or [])
+
+    def rule_checks(self) -> list[RuleCheck]:
+        """The workspace's required-reviewer rules this change triggers, and who met each."""
+        return rule_checks(
+            workspace_id=self.workspace_id,
+            changed=self.changed_pointers(),
+            approver_ids=self.current_approvers(),
+            author_id=self.author_id,
+        )
+
     def has_current_change_request(self) -> bool:
         return self.reviews.filter(
             is_current=True, decision=ReviewDecision.REQUEST_CHANGES
@@ -175,11 +204,14 @@ class ChangeRequest(models.Model):
 
     def settle_reviews(self, *, approvals_required: int) -> None:
         """Set the status from the reviews that still count: any request for changes wins,
-        then enough approvals make it approved, else it keeps waiting for review."""
+        then enough approvals, with every required reviewer's among them, make it approved,
+        else it keeps waiting for review."""
         self.check_reviewable()
         if self.has_current_change_request():
             self.status = ChangeStatus.CHANGES_REQUESTED
-        elif self.approval_count() >= max(1, approvals_required):
+        elif self.approval_count() >= max(1, approvals_required) and all(
+            check.met for check in self.rule_checks()
+        ):
             self.status = ChangeStatus.APPROVED
         else:
             self.status = ChangeStatus.OPEN
@@ -214,10 +246,16 @@ class ChangeRequest(models.Model):
         if requires_approval:
             needed = max(1, approvals_required)
             have = self.approval_count()
-            if have < needed or self.status not in self.applicable_statuses(requires_approval=True):
+            missing = missing_reviewers(self.rule_checks())
+            if (
+                have < needed
+                or missing
+                or self.status not in self.applicable_statuses(requires_approval=True)
+            ):
                 raise InvalidTransition(
                     "This workspace needs changes approved before they go live: "
                     f"this one has {have} of {needed} approval{'s' if needed != 1 else ''}."
+                    + missing
                 )
 
     def mark_applied(self, *, now: datetime, by_name: str, result_persona_id: str = "") -> None:

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from ..models import Membership, MembershipSource, Role, Workspace
 from .audit import audit_record
-from .workspaces import WorkspaceError, _ensure_admin_remains, _ensure_enough_approvers
+from .workspaces import WorkspaceError, membership_change_check
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,7 @@ def _sync_one(
         if membership.source != MembershipSource.SSO:
             return
         if grant is None:
-            _ensure_admin_remains(workspace, membership)
-            _ensure_enough_approvers(workspace, membership, None)
+            membership_change_check(workspace=workspace, membership=membership, role=None)
             membership.delete()
             audit_record(
                 workspace=workspace,
@@ -97,9 +96,7 @@ def _sync_one(
             return
         if membership.role == grant.role:
             return
-        if grant.role != Role.ADMIN:
-            _ensure_admin_remains(workspace, membership)
-        _ensure_enough_approvers(workspace, membership, grant.role)
+        membership_change_check(workspace=workspace, membership=membership, role=grant.role)
         old = membership.role
         membership.role = grant.role
         membership.save(update_fields=["role"])

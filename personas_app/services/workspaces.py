@@ -19,13 +19,26 @@ from django.utils.text import slugify
 
 from ..crypto import DecryptionError, reseal, seal, unseal
 from ..logging import remember_secret
-from ..models import ApiKey, ChangeRequest, Membership, MembershipSource, Role, Workspace
+from ..models import (
+    ApiKey,
+    ChangeRequest,
+    Membership,
+    MembershipSource,
+    ReviewRule,
+    Role,
+    Workspace,
+)
 from ..tavus import TavusAuthError, TavusClient, TavusError, TavusRateLimited, TavusUnavailable
 from .audit import audit_record
 
 
 class WorkspaceError(Exception):
-    """A workspace operation that cannot be done, with a message for the user."""
+    """A workspace operation that cannot be done, with a message for the user; `field` names
+    the form field the message belongs next to, when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NoActiveKey(WorkspaceError):
@@ -184,17 +197,46 @@ def _ensure_enough_approvers(
     workspace: Workspace, membership: Membership, role: str | None
 ) -> None:
     """Refuse a role change (None: a removal) that would leave fewer members able to approve
-    than a workspace needing approval asks for."""
-    if not workspace.requires_approval or membership.role not in _APPROVER_ROLES:
+    than "Approvals needed" asks for (one approval is always allowed while approval is off)."""
+    if membership.role not in _APPROVER_ROLES or role in _APPROVER_ROLES:
         return
-    if role in _APPROVER_ROLES:
+    needed = workspace.approvals_required
+    if not workspace.requires_approval and needed <= 1:
         return
     left = workspace.memberships.filter(role__in=_APPROVER_ROLES).exclude(pk=membership.pk).count()
-    if left < workspace.approvals_required:
+    if left < needed:
         raise WorkspaceError(
             f"Changes here need {workspace.approvals_required} approval(s), and only {left} "
             "member(s) could still give them. Lower “Approvals needed” in the settings first."
         )
+
+
+def _ensure_not_required_reviewer(
+    workspace: Workspace, membership: Membership, role: str | None
+) -> None:
+    """Refuse a role change (None: a removal) that would leave a member named in a
+    required-reviewer rule unable to review: the rule names who must approve."""
+    if role in _APPROVER_ROLES:
+        return
+    rules = ReviewRule.objects.filter(workspace=workspace, reviewers=membership.user_id)
+    labels = sorted({rule.label for rule in rules})
+    if labels:
+        raise WorkspaceError(
+            f"{membership.user.get_username()} is a required reviewer for "
+            f"{', '.join(labels)}. Remove them from those rules in the settings first."
+        )
+
+
+def membership_change_check(
+    *, workspace: Workspace, membership: Membership, role: str | None
+) -> None:
+    """Refuse, with a plain message (WorkspaceError), a role change (`role=None`: a removal) the
+    workspace's rules forbid: the last admin, enough approvers, required reviewers. Used by the
+    members page and by single sign-on alike."""
+    if role != Role.ADMIN:
+        _ensure_admin_remains(workspace, membership)
+    _ensure_enough_approvers(workspace, membership, role)
+    _ensure_not_required_reviewer(workspace, membership, role)
 
 
 def member_change_role(
@@ -209,9 +251,7 @@ def member_change_role(
         raise WorkspaceError(f"“{role}” is not a role.")
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        if role != Role.ADMIN:
-            _ensure_admin_remains(workspace, membership)
-        _ensure_enough_approvers(workspace, membership, role)
+        membership_change_check(workspace=workspace, membership=membership, role=role)
         old = membership.role
         membership.role = role
         # A role set by hand is the admin's from now on: single sign-on no longer changes it.
@@ -237,8 +277,7 @@ def member_remove(
 ) -> None:
     with transaction.atomic():
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        _ensure_admin_remains(workspace, membership)
-        _ensure_enough_approvers(workspace, membership, None)
+        membership_change_check(workspace=workspace, membership=membership, role=None)
         username = membership.user.get_username()
         membership.delete()
         audit_record(
@@ -484,18 +523,21 @@ def workspace_update_settings(
     """Save the workspace settings; returns what changed (empty: nothing), audited as one event."""
     name = name.strip()
     if not name:
-        raise WorkspaceError("A workspace needs a name.")
+        raise WorkspaceError("A workspace needs a name.", field="name")
     if approvals_required < 1:
-        raise WorkspaceError("At least one approval is needed.")
+        raise WorkspaceError("At least one approval is needed.", field="approvals_required")
     approvers = workspace.memberships.filter(role__in=_APPROVER_ROLES).count()
-    if requires_approval and approvals_required > approvers:
+    if approvals_required > max(1, approvers):
         raise WorkspaceError(
             f"Only {approvers} member(s) can approve changes (reviewers and admins), so "
             f"“Approvals needed” cannot be {approvals_required}. Add a reviewer first, or "
-            "need fewer approvals."
+            "need fewer approvals.",
+            field="approvals_required",
         )
     if conversation_max_minutes < 1:
-        raise WorkspaceError("Test conversations need at least one minute.")
+        raise WorkspaceError(
+            "Test conversations need at least one minute.", field="conversation_max_minutes"
+        )
     wanted: dict[str, object] = {
         "name": name,
         "tavus_base_url": tavus_base_url.strip().rstrip("/"),

@@ -26,7 +26,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from personas_app.audit_words import action_label
 from personas_app.forms.reviews import ChangeDetailsForm, CommentForm, DecisionForm
 from personas_app.http import AppRequest, tavus_error_message
-from personas_app.models import ChangeKind, ChangeRequest, ChangeStatus, ReviewDecision
+from personas_app.models import ChangeKind, ChangeRequest, ChangeStatus, Review, ReviewDecision
 from personas_app.models.reviews import InvalidTransition
 from personas_app.permissions import Perm, role_can
 from personas_app.persona.checks import persona_warnings
@@ -41,6 +41,7 @@ from personas_app.selectors import (
     change_request_history,
     change_request_in,
     change_request_last_conflict,
+    review_required_of,
     review_tab_counts,
     review_waiting_ids,
 )
@@ -92,6 +93,9 @@ def review_queue(request: AppRequest, slug: str) -> HttpResponse:
         "tabs": [(key, title, counts.get(key, 0)) for key, title in REVIEW_TABS],
         "changes": page.object_list,
         "waiting_for_me": review_waiting_ids(workspace=request.workspace, user=request.user),
+        "required_of_me": review_required_of(
+            workspace=request.workspace, user=request.user, changes=page.object_list
+        ),
         "page_label": f"Page {page.number} of {paginator.num_pages}",
         "page_prev_url": f"?tab={tab}&page={page.number - 1}" if page.has_previous() else "",
         "page_next_url": f"?tab={tab}&page={page.number + 1}" if page.has_next() else "",
@@ -350,6 +354,25 @@ def _content(change_request: ChangeRequest) -> Content:
     return content
 
 
+@dataclass(frozen=True)
+class ReviewRow:
+    """One review as the page lists it, with why it no longer counts (when it does not)."""
+
+    review: Review
+    replaced: bool  # the same reviewer decided again later
+
+
+def _reviews(change_request: ChangeRequest) -> list[ReviewRow]:
+    reviews = list(change_request.reviews.all())
+    return [
+        ReviewRow(
+            review,
+            any(later.reviewer_id == review.reviewer_id for later in reviews[index + 1 :]),
+        )
+        for index, review in enumerate(reviews)
+    ]
+
+
 def _detail_context(
     request: AppRequest, change_request: ChangeRequest, **extra: object
 ) -> dict[str, object]:
@@ -366,7 +389,8 @@ def _detail_context(
         "nav_section": "reviews",
         "cr": change_request,
         "allowed": _allowed(request, change_request),
-        "reviews": list(change_request.reviews.all()),
+        "reviews": _reviews(change_request),
+        "rule_checks": change_request.rule_checks(),
         "approvals": change_request.approval_count(),
         "approvals_needed": max(1, workspace.approvals_required),
         "requires_approval": workspace.requires_approval,

@@ -23,10 +23,12 @@ from ..forms.workspaces import (
     ApiKeyRotateForm,
     MemberAddForm,
     MemberRoleForm,
+    ReviewRuleForm,
     WorkspaceSettingsForm,
 )
 from ..http import AppRequest
-from ..models import ApiKey, Membership, Role
+from ..models import ApiKey, Membership, ReviewRule, Role
+from ..services.review_rules import ReviewRuleError, review_rule_add, review_rule_remove
 from ..services.workspaces import (
     WorkspaceError,
     api_key_activate,
@@ -292,7 +294,8 @@ def member_role(request: AppRequest, slug: str, member_id: int) -> HttpResponse:
             request_id=request.request_id,
         )
     except WorkspaceError as exc:
-        messages.error(request, f"{membership.user.get_username()} keeps the Admin role: {exc}")
+        name = membership.user.get_username()
+        messages.error(request, f"{name} keeps the {membership.get_role_display()} role: {exc}")
         return _after_member_change(request, slug)
     name = membership.user.get_username()
     messages.success(request, f"{name} is now {membership.get_role_display()}.")
@@ -340,12 +343,28 @@ def member_remove(request: AppRequest, slug: str, member_id: int) -> HttpRespons
 # -- Settings ---------------------------------------------------------------------------------
 
 
-def _settings_context(request: AppRequest, form: WorkspaceSettingsForm) -> Context:
+def _able_reviewers(request: AppRequest) -> list[tuple[str, str]]:
+    """(user id, "name (role)") of the members who can review, for the rule form."""
+    members = request.workspace.memberships.filter(
+        role__in=[Role.REVIEWER, Role.ADMIN]
+    ).select_related("user")
+    return [(str(m.user_id), f"{m.user.get_username()} ({m.get_role_display()})") for m in members]
+
+
+def _rule_form(request: AppRequest, data: object = None) -> ReviewRuleForm:
+    return ReviewRuleForm(data, reviewers=_able_reviewers(request))
+
+
+def _settings_context(
+    request: AppRequest, form: WorkspaceSettingsForm, rule_form: ReviewRuleForm | None = None
+) -> Context:
     workspace = request.workspace
     return {
         "nav_section": "settings",
         "form": form,
         "approvers": workspace.memberships.filter(role__in=[Role.REVIEWER, Role.ADMIN]).count(),
+        "rules": workspace.review_rules.prefetch_related("reviewers"),
+        "rule_form": rule_form or _rule_form(request),
     }
 
 
@@ -375,7 +394,7 @@ def workspace_settings(request: AppRequest, slug: str) -> HttpResponse:
                 **form.cleaned_data,
             )
         except WorkspaceError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(exc.field, str(exc))
         else:
             if changes:
                 messages.success(request, "Saved: " + "; ".join(changes) + ".")
@@ -387,3 +406,49 @@ def workspace_settings(request: AppRequest, slug: str) -> HttpResponse:
     if request.htmx:
         return _fragment(request, "workspaces/settings.html#settings-form", context)
     return render(request, "workspaces/settings.html", context)
+
+
+# -- Required reviewers -------------------------------------------------------------------------
+
+
+def _after_rule_change(request: AppRequest, slug: str, rule_form: ReviewRuleForm) -> HttpResponse:
+    context = _settings_context(
+        request, WorkspaceSettingsForm(initial=_settings_initial(request)), rule_form
+    )
+    if request.htmx:
+        return _fragment(request, "workspaces/settings.html#review-rules", context)
+    if rule_form.is_bound and rule_form.errors:
+        return render(request, "workspaces/settings.html", context)
+    return redirect(reverse("personas:workspace_settings", args=[slug]) + "#review-rules")
+
+
+@require_POST
+def review_rule_create(request: AppRequest, slug: str) -> HttpResponse:
+    form = _rule_form(request, request.POST)
+    if form.is_valid():
+        try:
+            rule = review_rule_add(
+                workspace=request.workspace,
+                actor=request.user,
+                pointer=form.cleaned_data["pointer"],
+                reviewer_ids=[int(pk) for pk in form.cleaned_data["reviewers"]],
+                role=form.cleaned_data["role"],
+                description=form.cleaned_data["description"],
+                request_id=request.request_id,
+            )
+        except ReviewRuleError as exc:
+            form.add_error(exc.field, str(exc))
+        else:
+            messages.success(request, f"Added the rule: {rule}.")
+            return _after_rule_change(request, slug, _rule_form(request))
+    return _after_rule_change(request, slug, form)
+
+
+@require_POST
+def review_rule_delete(request: AppRequest, slug: str, rule_id: int) -> HttpResponse:
+    rule = get_object_or_404(ReviewRule, pk=rule_id, workspace=request.workspace)
+    review_rule_remove(
+        workspace=request.workspace, rule=rule, actor=request.user, request_id=request.request_id
+    )
+    messages.success(request, f"Removed the rule for {rule.label}.")
+    return _after_rule_change(request, slug, _rule_form(request))

@@ -21,6 +21,7 @@ from personas_app.models import AuditEvent, Workspace
 from personas_app.persona.redaction import redact
 from personas_app.services.conversations import conversation_end, conversation_start
 from personas_app.services.personas import persona_safe_apply
+from personas_app.services.review_rules import review_rule_add
 from personas_app.services.reviews import change_request_create
 from tests.browser.conftest import login
 from tests.builders import PASSWORD, persona_doc
@@ -110,6 +111,10 @@ def seed_pages(*, workspace: Workspace, alice: Any, bob: Any, tavus: EmulatorSta
     proposed = copy.deepcopy(live)
     proposed["persona_name"] = "Front Desk 2"
     proposed["layers"]["stt"]["hotwords"] = "Acme, trowel, rake"
+    # A required-reviewer rule the change triggers: its box on the review page, its row in settings.
+    review_rule_add(
+        workspace=workspace, actor=alice, pointer="/layers/stt", reviewer_ids=[], role="admin"
+    )
     change = change_request_create(
         workspace=workspace,
         actor=bob,
