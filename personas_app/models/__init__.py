@@ -13,6 +13,7 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .promotion import PersonaLink
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, PersonaLock, Role, Workspace
 
@@ -34,6 +35,7 @@ __all__ = [
     "ItemStatus",
     "Membership",
     "Outcome",
+    "PersonaLink",
     "PersonaLock",
     "Review",
     "ReviewDecision",
