@@ -232,7 +232,7 @@ def test_a_failing_counterpart_account_is_named_in_the_message(
     link: Any, workspace: Workspace, alice: Any, here: str, prod_tavus: EmulatorState
 ) -> None:
     prod_tavus.fail_next(1, 401)
-    with pytest.raises(promotion.PromotionUpstreamError, match="“Production”.*API key"):
+    with pytest.raises(promotion.PromotionUpstreamError, match=r"“Production”.*API key"):
         _plan(link, workspace, here, alice)
 
 
