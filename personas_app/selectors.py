@@ -502,3 +502,12 @@ def link_workspaces_for(*, user: AbstractBaseUser, exclude: Workspace) -> list[t
         .order_by("workspace__name")
         .values_list("workspace__slug", "workspace__name")
     )
+
+
+def workspace_role_for(*, workspace: Workspace, user: AbstractBaseUser) -> str | None:
+    """The user's role in `workspace` (None: not a member)."""
+    return (
+        Membership.objects.filter(workspace=workspace, user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
+    )

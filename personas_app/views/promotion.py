@@ -21,7 +21,8 @@ from ..models import PersonaLink, Workspace
 from ..persona.diffs import describe_snapshots, group_changes
 from ..persona.jsontypes import JSONObject
 from ..persona.layers import label_for
-from ..selectors import link_workspaces_for
+from ..permissions import Perm, role_can
+from ..selectors import link_workspaces_for, workspace_role_for
 from ..services.personas import last_known_version, persona_listing
 from ..services.promotion import (
     PromotionError,
@@ -143,6 +144,8 @@ def _plan_context(plan: PromotionPlan) -> dict[str, Any]:
         "groups": group_changes(describe_snapshots(plan.there, plan.proposed)),
         "secrets_kept": [label_for(p) for p in plan.secrets_kept],
         "secrets_left_behind": [label_for(p) for p in plan.secrets_left_behind],
+        "mapped": [(label_for(m.pointer), m) for m in plan.mapped],
+        "unmapped": [(label_for(m.pointer), m) for m in plan.unmapped],
     }
 
 
@@ -156,7 +159,8 @@ def _render_compare(
         "persona_id": persona_id,
         "link": link,
         "other": other,
-        "can_edit_here": request.membership.role != "viewer",
+        "can_propose": role_can(request.membership.role, Perm.EDIT)
+        and role_can(workspace_role_for(workspace=other, user=request.user), Perm.EDIT),
         **extra,
     }
     if "plan" in extra and extra["plan"] is not None:

@@ -255,3 +255,21 @@ def _user(username: str) -> Any:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.get(username=username)
+
+
+def test_a_viewer_there_sees_the_comparison_without_the_propose_button(
+    bob_client: Client, bob: Any, link: Any, here: str, production: Workspace
+) -> None:
+    make_member(production, bob, Role.VIEWER)
+    html = bob_client.get(_compare_url(here, link)).content.decode()
+    assert "JSON Patch that would be proposed" in html
+    assert "Propose in Production" not in html
+    assert "Proposing needs the Editor role here and in Production" in html
+
+
+def test_compare_says_which_ids_were_mapped_and_which_were_not(
+    alice_client: Client, link: Any, here: str
+) -> None:
+    html = alice_client.get(_compare_url(here, link)).content.decode()
+    assert 'r90bbd427f71</span> becomes <span class="mono">rf4e9d9790f0' in html
+    assert "d1234567890</span> has no counterpart in the link" in html
