@@ -18,10 +18,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ..forms.promotion import PersonaLinkForm
 from ..http import AppRequest, tavus_error_message
 from ..models import PersonaLink, Workspace
+from ..permissions import Perm, role_can
 from ..persona.diffs import describe_snapshots, group_changes
 from ..persona.jsontypes import JSONObject
 from ..persona.layers import label_for
-from ..permissions import Perm, role_can
 from ..selectors import link_workspaces_for, workspace_role_for
 from ..services.personas import last_known_version, persona_listing
 from ..services.promotion import (
