@@ -50,7 +50,7 @@ class PersonaLinkForm(forms.Form):
     """Which persona of which workspace is the counterpart, and how ids translate."""
 
     workspace = forms.ChoiceField(
-        label="Workspace",
+        label="Other workspace",
         error_messages={
             "required": "Choose the workspace of the counterpart.",
             "invalid_choice": "Choose one of your other workspaces.",
