@@ -8,6 +8,7 @@ exists are decided by services/promotion.py. No models are written here.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
 
@@ -76,9 +77,11 @@ class PersonaLinkForm(forms.Form):
         help_text=_MAP_HELP,
     )
 
-    def __init__(self, *args: object, workspaces: list[tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["workspace"].choices = [("", "Choose a workspace"), *workspaces]  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, workspaces: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["workspace"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Choose a workspace"), *workspaces]
 
     def clean_persona_id(self) -> str:
         value = str(self.cleaned_data["persona_id"]).strip()

@@ -22,6 +22,7 @@ import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -451,7 +452,7 @@ def persona_promotion_propose(
             persona_id=persona_id,
             persona_name=plan.here_name,
             target=f"Proposed in {there_workspace.name}: change #{change_request.pk}"[:255],
-            payload=plan.ops,  # type: ignore[arg-type]
+            payload=cast(JSON, plan.ops),
             note=f"Proposed to persona {plan.there_persona_id} in “{there_workspace.name}”.",
         )
         audit_record(
@@ -462,7 +463,7 @@ def persona_promotion_propose(
             persona_id=plan.there_persona_id,
             persona_name=plan.there_name,
             target=f"From {workspace.name}: {plan.here_name}"[:255],
-            payload=plan.ops,  # type: ignore[arg-type]
+            payload=cast(JSON, plan.ops),
             note=f"Promotion from {source_words}.",
             change_request_id=change_request.pk,
         )
