@@ -273,3 +273,16 @@ def test_compare_says_which_ids_were_mapped_and_which_were_not(
     html = alice_client.get(_compare_url(here, link)).content.decode()
     assert 'r90bbd427f71</span> becomes <span class="mono">rf4e9d9790f0' in html
     assert "d1234567890</span> has no counterpart in the link" in html
+
+
+def test_a_hanging_counterpart_account_is_named_and_nothing_is_proposed(
+    alice_client: Client, link: Any, here: str, prod_tavus: EmulatorState, settings: Any
+) -> None:
+    settings.TAVUS_TIMEOUT_READ = 0.3
+    prod_tavus.hang_next(4, 0.6)  # the GET and its retries
+    response = alice_client.post(_compare_url(here, link) + "propose/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Reading the persona from “Production” failed" in html
+    assert "did not answer before the time limit" in html
+    assert not ChangeRequest.objects.exists()
