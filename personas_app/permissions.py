@@ -74,6 +74,11 @@ URL_RULES: dict[str, Perm] = {
     "conversation_end": Perm.EDIT,
     "conversation_list": Perm.VIEW,
     "conversation_end_mine": Perm.EDIT,
+    # promotion between workspaces (the other workspace's role is checked by the service)
+    "persona_link": Perm.EDIT,
+    "persona_unlink": Perm.EDIT,
+    "persona_promote": Perm.VIEW,
+    "persona_promote_propose": Perm.EDIT,
     # workspace administration
     "member_list": Perm.ADMIN,
     "member_add": Perm.ADMIN,

@@ -17,6 +17,7 @@ from .models import (
     ChangeStatus,
     Membership,
     Outcome,
+    PersonaLink,
     Review,
     ReviewRule,
     Workspace,
@@ -469,4 +470,73 @@ def persona_version_choices(
         )
         .only("id", "created_at", "actor_name", "action")
         .order_by("-id")[:limit]
+    )
+
+
+# -- Links between workspaces (promotion) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """A linked persona seen from one end: the other end, and what this user may do there."""
+
+    link_id: int
+    workspace_name: str  # "" when the user is not a member there (the name is not shown)
+    workspace_slug: str
+    persona_id: str
+    persona_name: str
+    role: str | None  # the user's role in the other workspace
+    mapped: int  # how many ids the link maps
+
+
+def counterparts_for(
+    *, workspace: Workspace, persona_id: str, user: AbstractBaseUser
+) -> list[Counterpart]:
+    """Every persona linked to this one, whichever end it is, with the user's role there."""
+    links = (
+        PersonaLink.objects.filter(
+            Q(source_workspace=workspace, source_persona_id=persona_id)
+            | Q(target_workspace=workspace, target_persona_id=persona_id)
+        )
+        .select_related("source_workspace", "target_workspace")
+        .order_by("-created_at", "-id")
+    )
+    roles = dict(Membership.objects.filter(user_id=user.pk).values_list("workspace_id", "role"))
+    found: list[Counterpart] = []
+    for link in links:
+        is_source = link.source_workspace_id == workspace.pk
+        other = link.target_workspace if is_source else link.source_workspace
+        role = roles.get(other.pk)
+        mapping = link.mapping if isinstance(link.mapping, dict) else {}
+        found.append(
+            Counterpart(
+                link_id=link.pk,
+                workspace_name=other.name if role else "",
+                workspace_slug=other.slug if role else "",
+                persona_id=link.target_persona_id if is_source else link.source_persona_id,
+                persona_name=link.target_persona_name if is_source else link.source_persona_name,
+                role=role,
+                mapped=sum(len(v) for v in mapping.values() if isinstance(v, dict)),
+            )
+        )
+    return found
+
+
+def link_workspaces_for(*, user: AbstractBaseUser, exclude: Workspace) -> list[tuple[str, str]]:
+    """(slug, name) of the other workspaces where the user may edit: where a counterpart can be."""
+    editing = [role for role in ROLE_PERMISSIONS if role_can(role, Perm.EDIT)]
+    return list(
+        Membership.objects.filter(user_id=user.pk, role__in=editing)
+        .exclude(workspace=exclude)
+        .order_by("workspace__name")
+        .values_list("workspace__slug", "workspace__name")
+    )
+
+
+def workspace_role_for(*, workspace: Workspace, user: AbstractBaseUser) -> str | None:
+    """The user's role in `workspace` (None: not a member)."""
+    return (
+        Membership.objects.filter(workspace=workspace, user_id=user.pk)
+        .values_list("role", flat=True)
+        .first()
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import conversations, history, home, personas, reviews, workspaces
+from .views import conversations, history, home, personas, promotion, reviews, workspaces
 
 app_name = "personas"
 
@@ -142,6 +142,29 @@ workspace_urls = [
     ),
 ]
 
+promotion_urls = [
+    path(
+        "w/<slug:slug>/personas/<str:persona_id>/links/",
+        promotion.persona_link,
+        name="persona_link",
+    ),
+    path(
+        "w/<slug:slug>/personas/<str:persona_id>/links/<int:link_id>/delete/",
+        promotion.persona_unlink,
+        name="persona_unlink",
+    ),
+    path(
+        "w/<slug:slug>/personas/<str:persona_id>/promote/<int:link_id>/",
+        promotion.persona_promote,
+        name="persona_promote",
+    ),
+    path(
+        "w/<slug:slug>/personas/<str:persona_id>/promote/<int:link_id>/propose/",
+        promotion.persona_promote_propose,
+        name="persona_promote_propose",
+    ),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     *persona_urls,
@@ -149,4 +172,5 @@ urlpatterns = [
     *review_urls,
     *conversation_urls,
     *workspace_urls,
+    *promotion_urls,
 ]

@@ -69,3 +69,54 @@ def persona_doc(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(copy.deepcopy(overrides))
     return doc
+
+
+# -- Promotion between workspaces: one persona as staging and production each hold it -----------
+
+STAGING_LLM_KEY = "sk-staging-llm-do-not-copy-1111"
+STAGING_TTS_KEY = "el-staging-tts-do-not-copy-2222"
+PROD_LLM_KEY = "sk-prod-llm-keep-me-3333"
+PROD_TTS_KEY = "el-prod-tts-keep-me-4444"
+
+
+def staging_doc(**overrides: Any) -> dict[str, Any]:
+    """The staging persona: newer prompt, a custom LLM and an ElevenLabs voice, each with a key."""
+    doc = persona_doc(
+        persona_name="Support Agent",
+        system_prompt="You help customers of Acme with orders and returns.",
+        default_replica_id="r90bbd427f71",
+        document_ids=["d1234567890", "d2468101214"],
+    )
+    doc["layers"]["llm"] = {
+        "model": "acme-llm",
+        "base_url": "https://llm.example.com/v1",
+        "api_key": STAGING_LLM_KEY,
+    }
+    doc["layers"]["tts"] = {
+        "tts_engine": "elevenlabs",
+        "external_voice_id": "voice-new",
+        "api_key": STAGING_TTS_KEY,
+    }
+    doc.update(copy.deepcopy(overrides))
+    return doc
+
+
+def production_doc(**overrides: Any) -> dict[str, Any]:
+    """The production persona: the older prompt and voice, and its own keys."""
+    doc = persona_doc(
+        persona_name="Support Agent",
+        default_replica_id="r79e1c033f",
+        document_ids=["d9876543210"],
+    )
+    doc["layers"]["llm"] = {
+        "model": "acme-llm",
+        "base_url": "https://llm.example.com/v1",
+        "api_key": PROD_LLM_KEY,
+    }
+    doc["layers"]["tts"] = {
+        "tts_engine": "elevenlabs",
+        "external_voice_id": "voice-old",
+        "api_key": PROD_TTS_KEY,
+    }
+    doc.update(copy.deepcopy(overrides))
+    return doc

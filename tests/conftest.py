@@ -86,6 +86,41 @@ def workspace(
     return ws
 
 
+# -- A second Tavus account, for promotion between workspaces ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def prod_tavus_server() -> Iterator[RunningEmulator]:
+    """Another emulator with its own key: the Tavus account of a "production" workspace."""
+    server = start_emulator(EmulatorState(api_key="prod-tavus-key-0002"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def prod_tavus(prod_tavus_server: RunningEmulator) -> Iterator[EmulatorState]:
+    """The second emulator's state, reset before and after each test."""
+    prod_tavus_server.state.reset()
+    yield prod_tavus_server.state
+    prod_tavus_server.state.reset()
+
+
+@pytest.fixture
+def production(
+    alice: Any, bob: Any, prod_tavus: EmulatorState, prod_tavus_server: RunningEmulator
+) -> Workspace:
+    """A second workspace on its own Tavus account: alice is its admin, bob an editor."""
+    ws = make_workspace(
+        owner=alice,
+        base_url=prod_tavus_server.url,
+        api_key=prod_tavus.api_key,
+        name="Production",
+        slug="production",
+    )
+    make_member(ws, bob, Role.EDITOR)
+    return ws
+
+
 def _client_for(user: Any) -> Client:
     client = Client()
     client.force_login(user)

@@ -42,6 +42,7 @@ MEMBER = "<member_id>"
 # Objects of other areas: ids that do not exist, so an allowed role reaches the view and gets a
 # 404 (not 403) whatever finer rules those views have. The middleware runs before any of them.
 PERSONA, EVENT, CR, CONVERSATION = "p0000missing", 999_999, 999_999, "c0000missing"
+LINK = 999_999
 
 EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "persona_list": {},
@@ -91,6 +92,10 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     # required reviewers
     "review_rule_create": {},
     "review_rule_delete": {"rule_id": 999_999},
+    "persona_link": {"persona_id": PERSONA},
+    "persona_unlink": {"persona_id": PERSONA, "link_id": LINK},
+    "persona_promote": {"persona_id": PERSONA, "link_id": LINK},
+    "persona_promote_propose": {"persona_id": PERSONA, "link_id": LINK},
 }
 
 

@@ -13,6 +13,7 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .promotion import PersonaLink
 from .review_rules import ReviewRule, RuleCheck, RuleRole
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, MembershipSource, PersonaLock, Role, Workspace
@@ -36,6 +37,7 @@ __all__ = [
     "Membership",
     "MembershipSource",
     "Outcome",
+    "PersonaLink",
     "PersonaLock",
     "Review",
     "ReviewDecision",
