@@ -86,6 +86,8 @@ URL_RULES: dict[str, Perm] = {
     "key_activate": Perm.ADMIN,
     "key_revoke": Perm.ADMIN,
     "workspace_settings": Perm.ADMIN,
+    # notifications
+    "persona_follow": Perm.VIEW,
 }
 
 

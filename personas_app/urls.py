@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import conversations, history, home, personas, reviews, workspaces
+from .views import conversations, history, home, notifications, personas, reviews, workspaces
 
 app_name = "personas"
 
@@ -131,6 +131,30 @@ workspace_urls = [
     path("w/<slug:slug>/settings/", workspaces.workspace_settings, name="workspace_settings"),
 ]
 
+notification_urls = [
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path(
+        "notifications/read-all/",
+        notifications.notification_read_all,
+        name="notification_read_all",
+    ),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notifications.notification_read,
+        name="notification_read",
+    ),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification_preferences",
+    ),
+    path(
+        "w/<slug:slug>/personas/<str:persona_id>/follow/",
+        notifications.persona_follow,
+        name="persona_follow",
+    ),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     *persona_urls,
@@ -138,4 +162,5 @@ urlpatterns = [
     *review_urls,
     *conversation_urls,
     *workspace_urls,
+    *notification_urls,
 ]

@@ -13,10 +13,20 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .notifications import (
+    DEFAULT_CHANNELS,
+    Channel,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    NotificationSettings,
+    PersonaFollow,
+)
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, PersonaLock, Role, Workspace
 
 __all__ = [
+    "DEFAULT_CHANNELS",
     "ApiKey",
     "AppendOnlyError",
     "AuditEvent",
@@ -28,12 +38,18 @@ __all__ = [
     "ChangeSetReview",
     "ChangeSetStatus",
     "ChangeStatus",
+    "Channel",
     "Comment",
     "Conversation",
     "ItemKind",
     "ItemStatus",
     "Membership",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "NotificationSettings",
     "Outcome",
+    "PersonaFollow",
     "PersonaLock",
     "Review",
     "ReviewDecision",
