@@ -78,8 +78,8 @@ _TITLES: dict[str, str] = {
     NotificationKind.COMMENT: "{actor} commented on {what}",
     NotificationKind.APPROVED: "{actor} approved {what}",
     NotificationKind.CHANGES_REQUESTED: "{actor} asked for changes to {what}",
-    NotificationKind.APPLIED: "{what} was applied",
-    NotificationKind.APPLY_FAILED: "{what} could not be applied",
+    NotificationKind.APPLIED: "{What} was applied",
+    NotificationKind.APPLY_FAILED: "{What} could not be applied",
 }
 
 
@@ -206,7 +206,7 @@ def notify_change(
     else:
         recipients = [change.author_id] if change.author_id is not None else []
     actor_name = actor.get_username() if actor is not None else "Someone"
-    title = _TITLES[kind].format(actor=actor_name, what=what)
+    title = _TITLES[kind].format(actor=actor_name, what=what, What=what[0].upper() + what[1:])
     text = f"In {change.workspace.name}."
     if kind == NotificationKind.APPLY_FAILED:
         text += " Open it to see what went wrong and try again."
@@ -215,7 +215,7 @@ def notify_change(
         kind=kind,
         recipient_ids=recipients,
         actor=actor,
-        title=title[0].upper() + title[1:],
+        title=title,
         link=link,
         text=text,
     )
@@ -234,10 +234,9 @@ def notify_persona_changed_outside(*, event: AuditEvent) -> None:
         recipient_ids=list(followers),
         actor=None,
         title=f"“{name}” was changed outside the dashboard",
-        link=reverse(
-            "personas:persona_version",
-            args=[event.workspace.slug, event.persona_id, event.pk],
-        ),
+        # The persona's history, at this version: what changed, and from what.
+        link=reverse("personas:persona_history", args=[event.workspace.slug, event.persona_id])
+        + f"#event-{event.pk}",
         text=f"In {event.workspace.name}: someone changed it in the Tavus portal or the API.",
     )
 

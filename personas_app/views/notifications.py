@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -50,7 +50,8 @@ def notification_list(request: AppRequest) -> HttpResponse:
 @require_POST
 @login_required
 def notification_read(request: AppRequest, notification_id: int) -> HttpResponse:
-    notification_mark_read(user=request.user, notification_id=notification_id)
+    if not notification_mark_read(user=request.user, notification_id=notification_id):
+        raise Http404("No such notification.")
     return redirect("personas:notification_list")
 
 
