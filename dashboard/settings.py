@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "personas_app.context_processors.navigation",
                 "personas_app.sso.login_context",
+                "personas_app.context_processors.notifications",
             ],
         },
     },
@@ -244,6 +245,25 @@ if not FIELD_ENCRYPTION_KEYS:
 # Tasks are rows in this database; `manage.py db_worker` runs them (`make run` starts one). Several
 # workers, on several machines, may share one PostgreSQL database: each task is claimed by one.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+# --- Email and notifications ----------------------------------------------------------------------
+# Notification emails are sent by the task workers. Links in them start with SITE_URL (the address
+# people open the dashboard at). In DEBUG emails are printed by the worker unless EMAIL_BACKEND
+# says otherwise (the filebased backend writes them under EMAIL_FILE_PATH).
+SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Persona Studio <noreply@localhost>")
 
 # --- Security (production defaults when DEBUG is off) ----------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -6,7 +6,7 @@ from functools import partial
 
 from django.http import HttpRequest
 
-from .selectors import nav_workspaces_for, reviews_waiting_count
+from .selectors import nav_workspaces_for, notifications_unread_count, reviews_waiting_count
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -27,3 +27,11 @@ def navigation(request: HttpRequest) -> dict[str, object]:
             reviews_waiting_count, workspace=workspace, user=request.user
         )
     return context
+
+
+def notifications(request: HttpRequest) -> dict[str, object]:
+    """The bell's unread count, as a callable: only full pages, which show the bell, run its one
+    indexed count query."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    return {"nav_notifications_unread": partial(notifications_unread_count, user=request.user)}

@@ -94,6 +94,8 @@ URL_RULES: dict[str, Perm] = {
     # required reviewers
     "review_rule_create": Perm.ADMIN,
     "review_rule_delete": Perm.ADMIN,
+    # notifications
+    "persona_follow": Perm.VIEW,
 }
 
 

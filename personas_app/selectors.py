@@ -12,11 +12,16 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySe
 from django.utils import timezone
 
 from .models import (
+    DEFAULT_CHANNELS,
     AuditEvent,
     ChangeRequest,
     ChangeStatus,
     Membership,
+    Notification,
+    NotificationPreference,
+    NotificationSettings,
     Outcome,
+    PersonaFollow,
     PersonaLink,
     Review,
     ReviewRule,
@@ -540,3 +545,41 @@ def workspace_role_for(*, workspace: Workspace, user: AbstractBaseUser) -> str |
         .values_list("role", flat=True)
         .first()
     )
+
+
+# -- Notifications --------------------------------------------------------------------------------
+
+NOTIFICATIONS_PAGE_SIZE = 50
+
+
+def notifications_unread_count(*, user: AbstractBaseUser) -> int:
+    """The bell's number: one count over the partial index notification_unread."""
+    return Notification.objects.filter(
+        recipient_id=user.pk, in_app=True, read_at__isnull=True
+    ).count()
+
+
+def notifications_for(*, user: AbstractBaseUser, before: int | None = None) -> list[Notification]:
+    """A page of the user's in-app notifications, newest first (keyset on the id: ids below
+    `before`), with one extra row when an older page exists."""
+    rows = Notification.objects.filter(recipient_id=user.pk, in_app=True).select_related(
+        "workspace"
+    )
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    return list(rows.order_by("-id")[: NOTIFICATIONS_PAGE_SIZE + 1])
+
+
+def notification_choices_for(*, user: AbstractBaseUser) -> tuple[dict[str, str], bool]:
+    """The user's channel for every kind (defaults filled in) and whether they take the digest."""
+    chosen = dict(
+        NotificationPreference.objects.filter(user_id=user.pk).values_list("kind", "channel")
+    )
+    digest = NotificationSettings.objects.filter(user_id=user.pk, daily_digest=True).exists()
+    return {kind: chosen.get(kind, DEFAULT_CHANNELS[kind]) for kind in DEFAULT_CHANNELS}, digest
+
+
+def persona_is_followed(*, user: AbstractBaseUser, workspace: Workspace, persona_id: str) -> bool:
+    return PersonaFollow.objects.filter(
+        user_id=user.pk, workspace=workspace, persona_id=persona_id
+    ).exists()

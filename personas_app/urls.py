@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import conversations, history, home, personas, promotion, reviews, workspaces
+from .views import (
+    conversations,
+    history,
+    home,
+    notifications,
+    personas,
+    promotion,
+    reviews,
+    workspaces,
+)
 
 app_name = "personas"
 
@@ -165,6 +174,30 @@ promotion_urls = [
     ),
 ]
 
+notification_urls = [
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path(
+        "notifications/read-all/",
+        notifications.notification_read_all,
+        name="notification_read_all",
+    ),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notifications.notification_read,
+        name="notification_read",
+    ),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification_preferences",
+    ),
+    path(
+        "w/<slug:slug>/personas/<str:persona_id>/follow/",
+        notifications.persona_follow,
+        name="persona_follow",
+    ),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     *persona_urls,
@@ -173,4 +206,5 @@ urlpatterns = [
     *conversation_urls,
     *workspace_urls,
     *promotion_urls,
+    *notification_urls,
 ]

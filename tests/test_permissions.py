@@ -34,7 +34,13 @@ from tests.builders import make_member, make_user, make_workspace
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 
 # URLs of the namespace that are not inside a workspace (no <slug>): no rule needed.
-OUTSIDE_WORKSPACE = {"home"}
+OUTSIDE_WORKSPACE = {
+    "home",
+    "notification_list",
+    "notification_read",
+    "notification_read_all",
+    "notification_preferences",
+}
 
 # Placeholders replaced by real objects of the workspace "acme" (see `cast`).
 KEY = "<key_id>"
@@ -96,6 +102,7 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "persona_unlink": {"persona_id": PERSONA, "link_id": LINK},
     "persona_promote": {"persona_id": PERSONA, "link_id": LINK},
     "persona_promote_propose": {"persona_id": PERSONA, "link_id": LINK},
+    "persona_follow": {"persona_id": PERSONA},
 }
 
 

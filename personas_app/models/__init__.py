@@ -13,12 +13,22 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .notifications import (
+    DEFAULT_CHANNELS,
+    Channel,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    NotificationSettings,
+    PersonaFollow,
+)
 from .promotion import PersonaLink
 from .review_rules import ReviewRule, RuleCheck, RuleRole
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, MembershipSource, PersonaLock, Role, Workspace
 
 __all__ = [
+    "DEFAULT_CHANNELS",
     "ApiKey",
     "AppendOnlyError",
     "AuditEvent",
@@ -30,13 +40,19 @@ __all__ = [
     "ChangeSetReview",
     "ChangeSetStatus",
     "ChangeStatus",
+    "Channel",
     "Comment",
     "Conversation",
     "ItemKind",
     "ItemStatus",
     "Membership",
     "MembershipSource",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "NotificationSettings",
     "Outcome",
+    "PersonaFollow",
     "PersonaLink",
     "PersonaLock",
     "Review",

@@ -75,6 +75,7 @@ from ..persona.redaction import (
 from ..persona.safety import storable
 from ..tavus import TavusAnswerLost, TavusError, TavusNotFound, TavusRateLimited
 from .audit import audit_record
+from .notifications import notify_change
 from .personas import (
     MissingSecret,
     persona_create,
@@ -353,6 +354,7 @@ def _create(
             change_set.submit(now=now)
             change_set.save(update_fields=["status", "submitted_at", "updated_at"])
             _audit(change_set, actor, "changeset.submitted", request_id)
+            notify_change(change=change_set, event="submitted", actor=actor)
     return change_set
 
 
@@ -541,6 +543,7 @@ def change_set_submit(
         cs.submit(now=timezone.now())
         cs.save(update_fields=["status", "submitted_at", "updated_at"])
         _audit(cs, actor, "changeset.submitted", request_id)
+        notify_change(change=cs, event="submitted", actor=actor)
     return cs
 
 
@@ -577,6 +580,7 @@ def _decide(
             else "changeset.changes_requested"
         )
         _audit(cs, actor, action, request_id, note=comment.strip())
+        notify_change(change=cs, event=action.removeprefix("changeset."), actor=actor)
     return cs
 
 
@@ -617,6 +621,7 @@ def change_set_comment(
             body=body.strip(),
         )
         _audit(change_set, actor, "changeset.commented", request_id, note=body.strip(), item=item)
+        notify_change(change=change_set, event="commented", actor=actor)
     return comment
 
 
@@ -780,6 +785,9 @@ def _settle_if_done(change_set_id: int) -> None:
             payload=cast(JSON, counts),
             note=f"{counts[ItemStatus.SENT]} sent, {counts[ItemStatus.NO_CHANGE]} unchanged, "
             f"{counts[ItemStatus.CONFLICT]} in conflict, {counts[ItemStatus.FAILED]} failed.",
+        )
+        notify_change(
+            change=cs, event="apply_failed" if problems else "applied", actor=cs.applied_by
         )
 
 

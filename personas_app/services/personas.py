@@ -26,6 +26,7 @@ from ..persona.redaction import contains_marker, redact, restore_ops
 from ..persona.safety import storable
 from ..tavus import TavusAnswerLost, TavusClient, TavusError
 from .audit import audit_record
+from .notifications import notify_persona_changed_outside
 from .workspaces import NoActiveKey, tavus_client_for
 
 
@@ -93,7 +94,7 @@ def persona_observe(
     last = last_known_version(workspace=workspace, persona_id=persona_id)
     if last is not None and last.after == seen:
         return None
-    return audit_record(
+    event = audit_record(
         workspace=workspace,
         actor=None,
         action="persona.first_seen" if last is None else "persona.changed_outside",
@@ -103,6 +104,9 @@ def persona_observe(
         before=last.after if last is not None else None,
         after=persona,
     )
+    if last is not None:
+        notify_persona_changed_outside(event=event)
+    return event
 
 
 @dataclass

@@ -47,6 +47,7 @@ from personas_app.persona.redaction import (
     with_secret_ops,
 )
 from personas_app.services.audit import audit_record
+from personas_app.services.notifications import notify_change
 from personas_app.services.personas import (
     MissingSecret,
     persona_create,
@@ -250,6 +251,7 @@ def change_request_create(
             change_request.submit(now=now)
             change_request.save(update_fields=["status", "submitted_at", "updated_at"])
             _audit(change_request, actor, "review.submitted", request_id)
+            notify_change(change=change_request, event="submitted", actor=actor)
     return change_request
 
 
@@ -388,6 +390,7 @@ def change_request_submit(
         cr.submit(now=timezone.now())
         cr.save(update_fields=["status", "submitted_at", "updated_at"])
         _audit(cr, actor, "review.submitted", request_id)
+        notify_change(change=cr, event="submitted", actor=actor)
     return cr
 
 
@@ -425,6 +428,7 @@ def _decide(
             "review.approved" if decision == ReviewDecision.APPROVE else "review.changes_requested"
         )
         _audit(cr, actor, action, request_id, note=comment.strip())
+        notify_change(change=cr, event=action.removeprefix("review."), actor=actor)
     return cr
 
 
@@ -480,6 +484,7 @@ def change_request_comment(
             request_id,
             note=f"Comment{where}: {body.strip()}",
         )
+        notify_change(change=change_request, event="commented", actor=actor)
     return comment
 
 
@@ -547,6 +552,7 @@ def _fail(
         cr.mark_failed(error=message)
         _finish(cr, ["last_error"])
         _audit(cr, actor, "review.apply_failed", request_id, error=error, note=message)
+        notify_change(change=cr, event="apply_failed", actor=actor)
     return cr
 
 
@@ -699,6 +705,7 @@ def _applied(
             cr, ["applied_at", "applied_by_name", "last_error", "result_persona_id", "persona_id"]
         )
         _audit(cr, actor, "review.applied", request_id, payload=ops, note=note)
+        notify_change(change=cr, event="applied", actor=actor)
     return cr
 
 
@@ -723,6 +730,7 @@ def _conflicted(
             note="The persona was changed in the same places since this change was made. "
             "Nothing was sent to Tavus.",
         )
+        notify_change(change=cr, event="apply_failed", actor=actor)
     return cr
 
 

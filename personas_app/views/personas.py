@@ -52,7 +52,7 @@ from ..persona.patching import Conflict, carry_over, describe_changes, minimal_p
 from ..persona.redaction import redact, redact_ops, redact_value, secret_paths_present
 from ..persona.safety import UnsafeJSON, loads_checked
 from ..persona.templates import TEMPLATES, template_doc
-from ..selectors import counterparts_for
+from ..selectors import counterparts_for, persona_is_followed
 from ..services.personas import (
     Fetched,
     MissingSecret,
@@ -243,7 +243,14 @@ def persona_detail(request: AppRequest, slug: str, persona_id: str) -> HttpRespo
         counterparts = counterparts_for(
             workspace=request.workspace, persona_id=persona_id, user=request.user
         )
-        return {**_detail_context(fetched, names), "counterparts": counterparts}
+        following = persona_is_followed(
+            user=request.user, workspace=request.workspace, persona_id=persona_id
+        )
+        return {
+            **_detail_context(fetched, names),
+            "counterparts": counterparts,
+            "following": following,
+        }
 
     return _live_persona_page(request, persona_id, "personas/detail.html", page)
 
