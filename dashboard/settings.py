@@ -19,6 +19,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.email_url import parse_email_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -271,6 +273,25 @@ AXES_LOCKOUT_PARAMETERS = (
 )
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# --- Email (invitations, password reset) --------------------------------------------------------
+# EMAIL_URL says how mail leaves (dashboard/email_url.py): console:// (the default) prints it,
+# smtp://user:password@host:587?tls=1 sends it. Links in emails start with SITE_URL when set
+# (e.g. https://studio.example.com), otherwise with the address the admin's request used.
+_EMAIL = parse_email_url(os.environ.get("EMAIL_URL") or "console://")
+EMAIL_BACKEND = _EMAIL.backend
+EMAIL_HOST = _EMAIL.host
+EMAIL_PORT = _EMAIL.port
+EMAIL_HOST_USER = _EMAIL.user
+EMAIL_HOST_PASSWORD = _EMAIL.password
+EMAIL_USE_TLS = _EMAIL.use_tls
+EMAIL_USE_SSL = _EMAIL.use_ssl
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "Persona Studio <noreply@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+# How long a password reset link works (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_HOURS", 24) * 3600
 
 # --- Content-Security-Policy (django-csp 4) --------------------------------------------------------
 # Scripts and styles come only from our own static files: no inline scripts, styles or event

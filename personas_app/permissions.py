@@ -86,7 +86,15 @@ URL_RULES: dict[str, Perm] = {
     "key_activate": Perm.ADMIN,
     "key_revoke": Perm.ADMIN,
     "workspace_settings": Perm.ADMIN,
+    # invitations by email
+    "invitation_create": Perm.ADMIN,
+    "invitation_resend": Perm.ADMIN,
+    "invitation_revoke": Perm.ADMIN,
 }
+
+# App URLs outside any workspace that answer visitors who are not logged in: an invitation's link
+# (the token in it is the only credential; the page decides what the visitor may do).
+ANONYMOUS_URLS: frozenset[str] = frozenset({"invitation_accept"})
 
 
 def role_can(role: str | None, perm: Perm) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, NamedTuple
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
@@ -15,11 +16,13 @@ from .models import (
     AuditEvent,
     ChangeRequest,
     ChangeStatus,
+    Invitation,
     Membership,
     Outcome,
     Review,
     Workspace,
 )
+from .models.invitations import invitation_token_hash
 from .permissions import ROLE_PERMISSIONS, Perm, role_can
 from .persona.jsontypes import JSON
 
@@ -441,3 +444,24 @@ def persona_version_choices(
         .only("id", "created_at", "actor_name", "action")
         .order_by("-id")[:limit]
     )
+
+
+# -- Invitations ------------------------------------------------------------------------------
+
+
+def invitations_for(*, workspace: Workspace, limit: int = 50) -> list[Invitation]:
+    """The workspace's latest invitations, newest first, for the Members page."""
+    return list(workspace.invitations.order_by("-created_at")[:limit])
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    """The invitation a link's token belongs to (looked up by its hash), whatever its state."""
+    return (
+        Invitation.objects.select_related("workspace")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )
+
+
+def account_exists_for_email(*, email: str) -> bool:
+    return get_user_model().objects.filter(email__iexact=email).exists()

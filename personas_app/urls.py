@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import conversations, history, home, personas, reviews, workspaces
+from .views import conversations, history, home, invitations, personas, reviews, workspaces
 
 app_name = "personas"
 
@@ -131,6 +131,27 @@ workspace_urls = [
     path("w/<slug:slug>/settings/", workspaces.workspace_settings, name="workspace_settings"),
 ]
 
+# Invitations by email: managed by admins under the workspace; the link's page is outside it and
+# answers anonymous visitors too (permissions.ANONYMOUS_URLS).
+invitation_urls = [
+    path(
+        "w/<slug:slug>/invitations/new/",
+        workspaces.invitation_create,
+        name="invitation_create",
+    ),
+    path(
+        "w/<slug:slug>/invitations/<int:invitation_id>/resend/",
+        workspaces.invitation_resend,
+        name="invitation_resend",
+    ),
+    path(
+        "w/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        workspaces.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     *persona_urls,
@@ -138,4 +159,5 @@ urlpatterns = [
     *review_urls,
     *conversation_urls,
     *workspace_urls,
+    *invitation_urls,
 ]

@@ -34,7 +34,7 @@ from tests.builders import make_member, make_user, make_workspace
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 
 # URLs of the namespace that are not inside a workspace (no <slug>): no rule needed.
-OUTSIDE_WORKSPACE = {"home"}
+OUTSIDE_WORKSPACE = {"home", "invitation_accept"}
 
 # Placeholders replaced by real objects of the workspace "acme" (see `cast`).
 KEY = "<key_id>"
@@ -88,6 +88,9 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "key_activate": {"key_id": KEY},
     "key_revoke": {"key_id": KEY},
     "workspace_settings": {},
+    "invitation_create": {},
+    "invitation_resend": {"invitation_id": EVENT},
+    "invitation_revoke": {"invitation_id": EVENT},
 }
 
 

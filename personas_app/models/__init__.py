@@ -13,6 +13,7 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .invitations import Invitation, InvitationState
 from .reviews import ChangeKind, ChangeRequest, ChangeStatus, Comment, Review, ReviewDecision
 from .workspaces import ApiKey, Membership, PersonaLock, Role, Workspace
 
@@ -30,6 +31,8 @@ __all__ = [
     "ChangeStatus",
     "Comment",
     "Conversation",
+    "Invitation",
+    "InvitationState",
     "ItemKind",
     "ItemStatus",
     "Membership",
