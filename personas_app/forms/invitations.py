@@ -15,7 +15,10 @@ from ..models import Role
 
 
 class InvitationForm(forms.Form):
-    """An email address and the role it will join with."""
+    """An email address and the role it will join with. Prefixed: the Members page also has the
+    "Add a member" form, with a role field of its own."""
+
+    prefix = "invitation"
 
     email = forms.EmailField(
         label="Email address",

@@ -26,7 +26,9 @@ NEW_PASSWORD = "plum-orchard-lantern-42"
 
 
 def _invite(client: Client, email: str = "dora@example.com", role: str = Role.EDITOR) -> Any:
-    return client.post("/w/acme/invitations/new/", {"email": email, "role": role})
+    return client.post(
+        "/w/acme/invitations/new/", {"invitation-email": email, "invitation-role": role}
+    )
 
 
 def _link_path() -> str:
@@ -274,7 +276,9 @@ def test_a_members_address_is_refused_with_a_plain_message(
 
 def test_htmx_invite_answers_the_invitations_fragment(workspace: Any, alice_client: Client) -> None:
     response = alice_client.post(
-        "/w/acme/invitations/new/", {"email": "dora@example.com", "role": "editor"}, **HX
+        "/w/acme/invitations/new/",
+        {"invitation-email": "dora@example.com", "invitation-role": "editor"},
+        **HX,
     )
 
     body = response.content.decode()
