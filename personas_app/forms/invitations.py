@@ -12,6 +12,8 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from ..models import Role
+from ..models.invitations import INVITATION_VALID_DAYS
+from ..models.invitations import INVITATION_VALID_DAYS
 
 
 class InvitationForm(forms.Form):
@@ -24,7 +26,8 @@ class InvitationForm(forms.Form):
         label="Email address",
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
-        help_text="They get a link, valid for 7 days, to join with a new or an existing account.",
+        help_text=f"They get a link, valid for {INVITATION_VALID_DAYS} days, to join with a new "
+        "or an existing account.",
         error_messages={
             "required": "Type the email address to invite.",
             "invalid": "That is not an email address. Type it as name@example.com.",

@@ -73,6 +73,7 @@ def _send_invitation_email(invitation: Invitation, *, token: str, site_url: str)
     subject = (
         f"{invitation.invited_by_name} invited you to {invitation.workspace.name} on Persona Studio"
     )
+    subject = " ".join(subject.split())  # a header is one line, whatever a name holds
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string("emails/invitation.txt", context),

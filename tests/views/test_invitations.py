@@ -288,6 +288,31 @@ def test_htmx_invite_answers_the_invitations_fragment(workspace: Any, alice_clie
     assert 'hx-swap-oob="true"' in body and "Invited dora@example.com as Editor" in body
 
 
+def test_htmx_revoke_answers_the_invitations_fragment_with_the_new_state(
+    workspace: Any, alice_client: Client
+) -> None:
+    _invite(alice_client)
+    invitation = Invitation.objects.get()
+
+    response = alice_client.post(f"/w/acme/invitations/{invitation.pk}/revoke/", **HX)
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="invitations-area">')
+    assert "Revoked" in body and ">Revoke</a>" not in body
+    assert "Revoked the invitation to dora@example.com." in body
+
+
+def test_a_workspace_name_on_two_lines_still_makes_a_one_line_subject(
+    workspace: Any, alice_client: Client
+) -> None:
+    workspace.name = "Acme\nSupport"
+    workspace.save()
+
+    _invite(alice_client)
+
+    assert mail.outbox[0].subject == "alice invited you to Acme Support on Persona Studio"
+
+
 def test_an_editor_cannot_invite(workspace: Any, bob_client: Client) -> None:
     response = _invite(bob_client)
 
