@@ -13,7 +13,6 @@ from django.contrib.auth.forms import UserCreationForm
 
 from ..models import Role
 from ..models.invitations import INVITATION_VALID_DAYS
-from ..models.invitations import INVITATION_VALID_DAYS
 
 
 class InvitationForm(forms.Form):
