@@ -19,6 +19,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.email_url import parse_email_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -246,25 +248,6 @@ if not FIELD_ENCRYPTION_KEYS:
 # workers, on several machines, may share one PostgreSQL database: each task is claimed by one.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
-# --- Email and notifications ----------------------------------------------------------------------
-# Notification emails are sent by the task workers. Links in them start with SITE_URL (the address
-# people open the dashboard at). In DEBUG emails are printed by the worker unless EMAIL_BACKEND
-# says otherwise (the filebased backend writes them under EMAIL_FILE_PATH).
-SITE_URL = os.environ.get("SITE_URL", "http://localhost:8000").rstrip("/")
-EMAIL_BACKEND = os.environ.get(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
-)
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Persona Studio <noreply@localhost>")
-
 # --- Security (production defaults when DEBUG is off) ----------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -343,6 +326,27 @@ if OIDC_ISSUER and not DEBUG and not OIDC_ISSUER.startswith("https://"):
     raise ImproperlyConfigured("OIDC_ISSUER must be an https:// address when DEBUG is off.")
 if OIDC_ISSUER and OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.append("personas_app.sso.SingleSignOnBackend")
+# --- Email (invitations, password reset, notifications) -------------------------------------------
+# EMAIL_URL says how mail leaves (dashboard/email_url.py): console:// (the default) prints it,
+# smtp://user:password@host:587?tls=1 sends it. Links in emails start with SITE_URL when set
+# (e.g. https://studio.example.com), otherwise with the address the admin's request used.
+_EMAIL = parse_email_url(os.environ.get("EMAIL_URL") or "console://")
+EMAIL_BACKEND = _EMAIL.backend
+EMAIL_HOST = _EMAIL.host
+EMAIL_PORT = _EMAIL.port
+EMAIL_HOST_USER = _EMAIL.user
+EMAIL_HOST_PASSWORD = _EMAIL.password
+EMAIL_USE_TLS = _EMAIL.use_tls
+EMAIL_USE_SSL = _EMAIL.use_ssl
+EMAIL_FILE_PATH = _EMAIL.file_path or str(VAR_DIR / "emails")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or "Persona Studio <noreply@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Notification emails are sent by the task workers, with no request to take an address from: set
+# SITE_URL in production (they fall back to http://localhost:8000, right for `make run` only).
+SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+# How long a password reset link works (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_HOURS", 24) * 3600
 
 # --- Content-Security-Policy (django-csp 4) --------------------------------------------------------
 # Scripts and styles come only from our own static files: no inline scripts, styles or event

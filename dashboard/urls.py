@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -15,6 +16,32 @@ urlpatterns = [
     # Single sign-on (OpenID Connect); the names are the ones mozilla-django-oidc reverses.
     path("oidc/authenticate/", sso.SignInView.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", sso.CallbackView.as_view(), name="oidc_authentication_callback"),
+    # Password reset by email: Django's views, our templates (templates/registration/).
+    path(
+        "accounts/password-reset/",
+        auth_views.PasswordResetView.as_view(
+            html_email_template_name="registration/password_reset_email.html",
+            email_template_name="registration/password_reset_email.txt",
+        ),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(
+            extra_context={"reset_hours": settings.PASSWORD_RESET_TIMEOUT // 3600}
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("", include("personas_app.urls")),
 ]
 

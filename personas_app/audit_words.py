@@ -27,6 +27,10 @@ AUDIT_ACTIONS: dict[str, str] = {
     "member.added": "added a member",
     "member.role_changed": "changed a member's role",
     "member.removed": "removed a member",
+    "member.invited": "invited someone by email",
+    "invitation.resent": "sent an invitation again",
+    "invitation.revoked": "revoked an invitation",
+    "invitation.accepted": "accepted an invitation",
     "review.created": "drafted a change request",
     "review.submitted": "sent a change for review",
     "review.approved": "approved a change",
@@ -55,6 +59,7 @@ ACTION_GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ("review.", "Reviews"),
         ("key.", "API keys"),
         ("member.", "Members"),
+        ("invitation.", "Invitations"),
         ("conversation.", "Conversations"),
         ("workspace.", "Workspace"),
     )

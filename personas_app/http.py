@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
@@ -26,3 +27,9 @@ def tavus_error_message(exc: TavusError | NoActiveKey) -> str:
     if isinstance(exc, NoActiveKey):
         return str(exc)
     return exc.user_message
+
+
+def site_url(request: HttpRequest) -> str:
+    """The dashboard's address for links in emails: SITE_URL, or else the one this request used
+    (its host already checked against ALLOWED_HOSTS)."""
+    return settings.SITE_URL or request.build_absolute_uri("/").rstrip("/")

@@ -9,7 +9,8 @@ WorkspaceAccessMiddleware is the one place where access is decided, before any v
 every view of the app that takes a workspace slug it reads the user's membership with its
 workspace (one query), answers 404 to outsiders (no existence leak) and 403 to members whose role
 lacks the URL's permission (permissions.URL_RULES), and otherwise attaches request.workspace and
-request.membership. A refused request never reaches a view, so it never reaches Tavus.
+request.membership. A refused request never reaches a view, so it never reaches Tavus. The
+few app URLs listed in permissions.ANONYMOUS_URLS (an invitation's link) answer anyone.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
 from .models import Membership
-from .permissions import PERM_DENIED_MESSAGES, URL_RULES, role_can
+from .permissions import ANONYMOUS_URLS, PERM_DENIED_MESSAGES, URL_RULES, role_can
 
 View = Callable[..., HttpResponse]
 
@@ -62,6 +63,8 @@ class WorkspaceAccessMiddleware:
     ) -> HttpResponse | None:
         match = request.resolver_match
         if match is None or match.app_name != "personas":
+            return None
+        if match.url_name in ANONYMOUS_URLS:
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())

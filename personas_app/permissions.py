@@ -96,7 +96,15 @@ URL_RULES: dict[str, Perm] = {
     "review_rule_delete": Perm.ADMIN,
     # notifications
     "persona_follow": Perm.VIEW,
+    # invitations by email
+    "invitation_create": Perm.ADMIN,
+    "invitation_resend": Perm.ADMIN,
+    "invitation_revoke": Perm.ADMIN,
 }
+
+# App URLs outside any workspace that answer visitors who are not logged in: an invitation's link
+# (the token in it is the only credential; the page decides what the visitor may do).
+ANONYMOUS_URLS: frozenset[str] = frozenset({"invitation_accept"})
 
 
 def role_can(role: str | None, perm: Perm) -> bool:

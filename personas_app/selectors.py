@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal, NamedTuple
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BooleanField, Exists, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
@@ -16,6 +17,7 @@ from .models import (
     AuditEvent,
     ChangeRequest,
     ChangeStatus,
+    Invitation,
     Membership,
     Notification,
     NotificationPreference,
@@ -27,6 +29,7 @@ from .models import (
     ReviewRule,
     Workspace,
 )
+from .models.invitations import invitation_token_hash
 from .models.review_rules import ROLES_MEETING
 from .permissions import ROLE_PERMISSIONS, Perm, role_can
 from .persona.jsontypes import JSON
@@ -547,6 +550,23 @@ def workspace_role_for(*, workspace: Workspace, user: AbstractBaseUser) -> str |
     )
 
 
+# -- Invitations ------------------------------------------------------------------------------
+
+
+def invitations_for(*, workspace: Workspace, limit: int = 50) -> list[Invitation]:
+    """The workspace's latest invitations, newest first, for the Members page."""
+    return list(workspace.invitations.order_by("-created_at")[:limit])
+
+
+def invitation_for_token(*, token: str) -> Invitation | None:
+    """The invitation a link's token belongs to (looked up by its hash), whatever its state."""
+    return (
+        Invitation.objects.select_related("workspace")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
+    )
+
+
 # -- Notifications --------------------------------------------------------------------------------
 
 NOTIFICATIONS_PAGE_SIZE = 50
@@ -583,3 +603,7 @@ def persona_is_followed(*, user: AbstractBaseUser, workspace: Workspace, persona
     return PersonaFollow.objects.filter(
         user_id=user.pk, workspace=workspace, persona_id=persona_id
     ).exists()
+
+
+def account_exists_for_email(*, email: str) -> bool:
+    return get_user_model().objects.filter(email__iexact=email).exists()

@@ -8,6 +8,7 @@ from .views import (
     conversations,
     history,
     home,
+    invitations,
     notifications,
     personas,
     promotion,
@@ -198,6 +199,27 @@ notification_urls = [
     ),
 ]
 
+# Invitations by email: managed by admins under the workspace; the link's page is outside it and
+# answers anonymous visitors too (permissions.ANONYMOUS_URLS).
+invitation_urls = [
+    path(
+        "w/<slug:slug>/invitations/new/",
+        workspaces.invitation_create,
+        name="invitation_create",
+    ),
+    path(
+        "w/<slug:slug>/invitations/<int:invitation_id>/resend/",
+        workspaces.invitation_resend,
+        name="invitation_resend",
+    ),
+    path(
+        "w/<slug:slug>/invitations/<int:invitation_id>/revoke/",
+        workspaces.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path("invitations/<str:token>/", invitations.invitation_accept, name="invitation_accept"),
+]
+
 urlpatterns = [
     path("", home.home, name="home"),
     *persona_urls,
@@ -207,4 +229,5 @@ urlpatterns = [
     *workspace_urls,
     *promotion_urls,
     *notification_urls,
+    *invitation_urls,
 ]

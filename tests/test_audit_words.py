@@ -8,7 +8,9 @@ from pathlib import Path
 from personas_app.audit_words import ACTION_GROUPS, AUDIT_ACTIONS
 
 APP = Path(__file__).resolve().parent.parent / "personas_app"
-_ACTION = re.compile(r'"((?:persona|key|member|review|conversation|workspace)\.[a-z_]+)"')
+_ACTION = re.compile(
+    r'"((?:persona|key|member|invitation|review|conversation|workspace)\.[a-z_]+)"'
+)
 
 
 def _written_actions() -> set[str]:

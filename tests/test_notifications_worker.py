@@ -36,8 +36,7 @@ def test_a_worker_process_emails_the_review_request_with_a_link_to_the_change(
     proposed["context"] = "Acme sells garden tools and seeds."
     outbox = tmp_path / "emails"
     env = {
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(outbox),
+        "EMAIL_URL": f"file://{outbox}",
         "SITE_URL": SITE,
     }
 

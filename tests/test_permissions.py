@@ -36,6 +36,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 # URLs of the namespace that are not inside a workspace (no <slug>): no rule needed.
 OUTSIDE_WORKSPACE = {
     "home",
+    "invitation_accept",
     "notification_list",
     "notification_read",
     "notification_read_all",
@@ -103,6 +104,9 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "persona_promote": {"persona_id": PERSONA, "link_id": LINK},
     "persona_promote_propose": {"persona_id": PERSONA, "link_id": LINK},
     "persona_follow": {"persona_id": PERSONA},
+    "invitation_create": {},
+    "invitation_resend": {"invitation_id": EVENT},
+    "invitation_revoke": {"invitation_id": EVENT},
 }
 
 

@@ -13,6 +13,7 @@ from .changesets import (
     ItemStatus,
 )
 from .conversations import Conversation
+from .invitations import Invitation, InvitationState
 from .notifications import (
     DEFAULT_CHANNELS,
     Channel,
@@ -43,6 +44,8 @@ __all__ = [
     "Channel",
     "Comment",
     "Conversation",
+    "Invitation",
+    "InvitationState",
     "ItemKind",
     "ItemStatus",
     "Membership",

@@ -244,8 +244,13 @@ def notify_persona_changed_outside(*, event: AuditEvent) -> None:
 # -- Email --------------------------------------------------------------------------------------
 
 
+def _site_url() -> str:
+    """Where people open the dashboard: SITE_URL (a worker has no request to ask)."""
+    return settings.SITE_URL.rstrip("/") or "http://localhost:8000"
+
+
 def _absolute(link: str) -> str:
-    return settings.SITE_URL.rstrip("/") + link
+    return _site_url() + link
 
 
 def _is_member(notification: Notification) -> bool:
@@ -255,7 +260,7 @@ def _is_member(notification: Notification) -> bool:
 
 
 def _send(user: AbstractBaseUser, subject: str, template: str, context: dict[str, object]) -> None:
-    context = {**context, "user": user, "site_url": settings.SITE_URL.rstrip("/")}
+    context = {**context, "user": user, "site_url": _site_url()}
     send_mail(
         subject=f"[Persona Studio] {' '.join(subject.split())}",
         message=render_to_string(f"notifications/{template}.txt", context),

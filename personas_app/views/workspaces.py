@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from ..forms.invitations import InvitationForm
 from ..forms.workspaces import (
     ApiKeyAddForm,
     ApiKeyRotateForm,
@@ -26,8 +27,13 @@ from ..forms.workspaces import (
     ReviewRuleForm,
     WorkspaceSettingsForm,
 )
-from ..http import AppRequest
-from ..models import ApiKey, Membership, ReviewRule, Role
+from ..http import AppRequest, site_url
+from ..models import ApiKey, Invitation, Membership, ReviewRule, Role
+from ..selectors import invitations_for
+from ..services.invitations import InvitationError
+from ..services.invitations import invitation_create as invitation_create_service
+from ..services.invitations import invitation_resend as invitation_resend_service
+from ..services.invitations import invitation_revoke as invitation_revoke_service
 from ..services.review_rules import ReviewRuleError, review_rule_add, review_rule_remove
 from ..services.workspaces import (
     WorkspaceError,
@@ -223,6 +229,8 @@ def _members_context(request: AppRequest, **extra: object) -> Context:
         ),
         "roles": Role.choices,
         "invite_form": MemberAddForm(),
+        "invitations": invitations_for(workspace=request.workspace),
+        "invitation_form": InvitationForm(),
     }
     context.update(extra)
     return context
@@ -338,6 +346,102 @@ def member_remove(request: AppRequest, slug: str, member_id: int) -> HttpRespons
     if is_self:
         return _redirect(request, reverse("personas:home"))
     return _after_member_change(request, slug)
+
+
+# -- Invitations ------------------------------------------------------------------------------
+# The clear token of an invitation exists only in its email: these views never see it.
+
+
+def _invitation_or_404(request: AppRequest, invitation_id: int) -> Invitation:
+    return get_object_or_404(Invitation, pk=invitation_id, workspace=request.workspace)
+
+
+def _after_invitation_change(request: AppRequest, slug: str, **extra: object) -> HttpResponse:
+    if request.htmx:
+        context = _members_context(request, **extra)
+        return _fragment(request, "workspaces/members.html#invitations-area", context)
+    if extra:
+        return render(request, "workspaces/members.html", _members_context(request, **extra))
+    return redirect("personas:member_list", slug=slug)
+
+
+@require_POST
+def invitation_create(request: AppRequest, slug: str) -> HttpResponse:
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = invitation_create_service(
+                workspace=request.workspace,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                actor=request.user,
+                site_url=site_url(request),
+                request_id=request.request_id,
+            )
+        except InvitationError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(
+                request,
+                f"Invited {invitation.email} as {invitation.get_role_display()}: the link in "
+                f"their email works until {invitation.expires_at:%d %B %Y}.",
+            )
+            return _after_invitation_change(request, slug)
+    return _after_invitation_change(request, slug, invitation_form=form)
+
+
+@require_POST
+def invitation_resend(request: AppRequest, slug: str, invitation_id: int) -> HttpResponse:
+    invitation = _invitation_or_404(request, invitation_id)
+    try:
+        invitation = invitation_resend_service(
+            workspace=request.workspace,
+            invitation=invitation,
+            actor=request.user,
+            site_url=site_url(request),
+            request_id=request.request_id,
+        )
+    except InvitationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Sent the invitation to {invitation.email} again: the new link works until "
+            f"{invitation.expires_at:%d %B %Y}, the previous one no longer does.",
+        )
+    return _after_invitation_change(request, slug)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_revoke(request: AppRequest, slug: str, invitation_id: int) -> HttpResponse:
+    invitation = _invitation_or_404(request, invitation_id)
+    if request.method == "GET":
+        return render(
+            request,
+            "workspaces/confirm.html",
+            {
+                "nav_section": "members",
+                "title": f"Revoke the invitation to {invitation.email}?",
+                "text": "The link in their email stops working at once. You can invite the "
+                "address again later.",
+                "warning": "",
+                "action": reverse("personas:invitation_revoke", args=[slug, invitation.pk]),
+                "button": "Revoke invitation",
+                "cancel": reverse("personas:member_list", args=[slug]),
+            },
+        )
+    try:
+        invitation_revoke_service(
+            workspace=request.workspace,
+            invitation=invitation,
+            actor=request.user,
+            request_id=request.request_id,
+        )
+    except InvitationError as exc:
+        messages.info(request, str(exc))
+    else:
+        messages.success(request, f"Revoked the invitation to {invitation.email}.")
+    return _after_invitation_change(request, slug)
 
 
 # -- Settings ---------------------------------------------------------------------------------
