@@ -108,7 +108,12 @@ def _tool(text: str) -> JSONObject:
 class StepForm(forms.Form):
     """One step of an edit. Which fields count depends on the action chosen."""
 
-    action = forms.ChoiceField(label="What to do", choices=ACTIONS)
+    action = forms.ChoiceField(
+        label="What to do",
+        choices=[("", "Choose…"), *ACTIONS],
+        initial="set",
+        error_messages={"required": "Choose what this step does (or remove the step)."},
+    )
     field = forms.ChoiceField(label="Setting", choices=_grouped(FIELDS), required=False)
     value = forms.CharField(
         label="New value",

@@ -70,9 +70,7 @@ def test_select_preview_propose_approve_and_watch_the_apply_finish(
     page.select_option("#id_step-0-list_field", "/layers/stt/hotwords")
     page.fill("#id_step-0-item", "Sparrow")
     page.locator("#preview").get_by_role("button", name="Preview").click()
-    expect(page.locator(".cs-preview-summary")).to_have_text(
-        "3 personas will change · 1 unchanged"
-    )
+    expect(page.locator(".cs-preview-summary")).to_have_text("3 personas will change · 1 unchanged")
     expect(page.locator(".cs-unchanged")).to_contain_text("Has Sparrow")
     expect(page.locator("#preview")).to_contain_text("Acme, trowel, Sparrow")
     assert tavus.count("PATCH") == 0

@@ -260,6 +260,9 @@ def test_a_step_without_its_setting_says_what_is_missing(
     [persona] = _personas(tavus, 1)
     page = bob_client.post(PREVIEW, _form([persona], {"action": "set"})).content.decode()
     assert "Choose the setting to change." in page
+    blank = bob_client.post(PREVIEW, _form([persona], ADD_SPARROW, {})).content.decode()
+    assert "Choose what this step does (or remove the step)." in blank
+    assert 'value="Sparrow"' in blank
 
 
 def test_proposing_without_personas_or_a_title_is_refused_with_messages(
