@@ -262,9 +262,9 @@ def step_forms(
         prefix = f"step-{index}"
         if bind:
             posted = {f"{prefix}-{name}": value for name, value in typed.items()}
-            forms_.append(StepForm(posted, prefix=prefix))
+            forms_.append(StepForm(posted, prefix=prefix, label_suffix=""))
         else:
-            forms_.append(StepForm(initial=typed, prefix=prefix))
+            forms_.append(StepForm(initial=typed, prefix=prefix, label_suffix=""))
     return forms_
 
 

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from ..audit_words import action_label
 from ..forms.changesets import FIELDS, MAX_STEPS, edit_summary, step_forms
 from ..forms.reviews import ChangeDetailsForm, CommentForm, DecisionForm
 from ..http import AppRequest, tavus_error_message
@@ -198,7 +199,8 @@ def _render_new(request: AppRequest, context: dict[str, object]) -> HttpResponse
 def changeset_new(request: AppRequest, slug: str) -> HttpResponse:
     if request.method == "GET":
         selection, error = _selection_from_get(request)
-        context = _new_context(request, selection, step_forms({}), ChangeDetailsForm())
+        details = ChangeDetailsForm(label_suffix="")
+        context = _new_context(request, selection, step_forms({}), details)
         if error:
             context.update(tavus_error=error, tavus_reading=True)
         elif request.GET.get("all") and not selection:
@@ -218,10 +220,17 @@ def _post_new(request: AppRequest, *, action: str) -> HttpResponse:
     if action == "add_step" or data.get("remove_step") or data.get("drop"):
         drop = _int(data.get("remove_step"))
         steps = step_forms(data, add=action == "add_step", drop=drop)
-        details = ChangeDetailsForm(initial={k: data.get(k, "") for k in ("title", "description")})
+        typed = {k: data.get(k, "") for k in ("title", "description")}
+        details = ChangeDetailsForm(initial=typed, label_suffix="")
         return _render_new(request, _new_context(request, selection, steps, details))
     steps = step_forms(data, bind=True)
-    details = ChangeDetailsForm(data)
+    # The title is judged only when proposing: a preview says nothing about it.
+    typed = {k: data.get(k, "") for k in ("title", "description")}
+    details = (
+        ChangeDetailsForm(data, label_suffix="")
+        if action in {"propose", "draft"}
+        else ChangeDetailsForm(initial=typed, label_suffix="")
+    )
     context = _new_context(request, selection, steps, details)
     edit = _edit_from(steps)
     if not selection:
@@ -436,7 +445,10 @@ def _detail_context(
         "comment_form": CommentForm(),
         "comment_item": None,
         "comment_url": _url("changeset_comment", change_set),
-        "history": list(change_set_history(change_set=change_set)),
+        "history": [
+            (event, action_label(event.action))
+            for event in change_set_history(change_set=change_set)
+        ],
     }
     context.update(extra)
     return context

@@ -185,6 +185,7 @@ def test_preview_shows_the_patch_per_persona_with_no_ops_apart_and_sends_nothing
     # The minimal JSON Patch, readable.
     assert "&quot;/layers/stt/hotwords&quot;" in page
     assert "Acme, trowel, Sparrow" in page
+    assert "Give the change a short title." not in page  # judged only when proposing
     assert tavus.count("PATCH") == 0
     assert tavus.count("GET", "/v2/personas/") == 3
     assert not ChangeSet.objects.exists()
@@ -396,6 +397,7 @@ def test_another_member_approves_then_the_author_applies_and_every_persona_is_se
     assert '<progress id="cs-progress-bar" max="3" value="3">' in page
     assert page.count('item-status">Sent</span>') == 3
     assert 'hx-trigger="every 1s"' not in page
+    assert "erin</strong> approved a change set" in page
     assert tavus.count("PATCH") == 3
 
 
