@@ -518,3 +518,33 @@ def test_a_change_set_of_another_workspace_is_not_found(
     bob_client: Client, charlie: Any, tavus: EmulatorState
 ) -> None:
     assert bob_client.get("/w/acme/change-sets/424242/").status_code == 404
+
+
+def test_an_htmx_review_gets_the_state_fragment_back(
+    workspace: Workspace, bob: Any, erin_client: Client, tavus: EmulatorState
+) -> None:
+    cs = _proposed(workspace, bob, tavus, count=1)
+    response = erin_client.post(
+        f"/w/acme/change-sets/{cs.pk}/decide/",
+        {"decision": "approve"},
+        headers={"HX-Request": "true"},
+    )
+    fragment = response.content.decode()
+    assert response.status_code == 200
+    assert fragment.lstrip().startswith('<section id="cs-state"')
+    assert "Approved. It has the approvals it needs and can be applied." in fragment
+    assert "changeset-changed" in response["HX-Trigger"]
+
+
+def test_a_viewer_reads_and_comments_but_sees_no_action(
+    workspace: Workspace, bob: Any, member_client: Any, tavus: EmulatorState
+) -> None:
+    cs = _proposed(workspace, bob, tavus, count=1)
+    viewer = member_client("viewer")
+    page = viewer.get(f"/w/acme/change-sets/{cs.pk}/").content.decode()
+    for action in ("/apply/", "/close/", "/decide/", "/submit/", "/revert/"):
+        assert f"/w/acme/change-sets/{cs.pk}{action}" not in page
+    assert "Comment on the whole change set" in page
+    viewer.post(f"/w/acme/change-sets/{cs.pk}/comment/", {"body": "Seen."})
+    assert "Seen." in viewer.get(f"/w/acme/change-sets/{cs.pk}/").content.decode()
+    assert viewer.post(f"/w/acme/change-sets/{cs.pk}/apply/").status_code == 403
