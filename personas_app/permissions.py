@@ -68,6 +68,17 @@ URL_RULES: dict[str, Perm] = {
     "review_apply": Perm.EDIT,
     "review_close": Perm.EDIT,
     "review_refresh": Perm.EDIT,
+    # change sets (one edit for many personas)
+    "changeset_list": Perm.VIEW,
+    "changeset_detail": Perm.VIEW,
+    "changeset_new": Perm.EDIT,
+    "changeset_preview": Perm.EDIT,
+    "changeset_submit": Perm.EDIT,
+    "changeset_comment": Perm.VIEW,
+    "changeset_decide": Perm.REVIEW,
+    "changeset_apply": Perm.EDIT,
+    "changeset_close": Perm.EDIT,
+    "changeset_revert": Perm.EDIT,
     # conversations
     "conversation_start": Perm.EDIT,
     "conversation_status": Perm.VIEW,

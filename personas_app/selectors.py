@@ -16,6 +16,7 @@ from .models import (
     DEFAULT_CHANNELS,
     AuditEvent,
     ChangeRequest,
+    ChangeSet,
     ChangeStatus,
     Invitation,
     Membership,
@@ -607,3 +608,30 @@ def persona_is_followed(*, user: AbstractBaseUser, workspace: Workspace, persona
 
 def account_exists_for_email(*, email: str) -> bool:
     return get_user_model().objects.filter(email__iexact=email).exists()
+
+
+# -- Change sets ----------------------------------------------------------------------------------
+
+
+def change_sets_for(*, workspace: Workspace, status: str = "") -> QuerySet[ChangeSet]:
+    """The workspace's change sets, most recently updated first (one status, or all)."""
+    qs = ChangeSet.objects.filter(workspace=workspace)
+    return qs.filter(status=status) if status else qs
+
+
+def change_set_in(*, workspace: Workspace, cs_id: int) -> ChangeSet | None:
+    """One change set of this workspace, or None."""
+    return (
+        ChangeSet.objects.filter(workspace=workspace, pk=cs_id)
+        .select_related("workspace", "reverts")
+        .first()
+    )
+
+
+def change_set_history(*, change_set: ChangeSet) -> QuerySet[AuditEvent]:
+    """The audit records of one change set (its own actions, not each persona's PATCH)."""
+    return AuditEvent.objects.filter(
+        workspace_id=change_set.workspace_id,
+        change_set_id=change_set.pk,
+        action__startswith="changeset.",
+    ).order_by("id")

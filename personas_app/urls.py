@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from .views import (
+    changesets,
     conversations,
     history,
     home,
@@ -96,6 +97,51 @@ review_urls = [
     path("w/<slug:slug>/reviews/<int:cr_id>/close/", reviews.review_close, name="review_close"),
     path(
         "w/<slug:slug>/reviews/<int:cr_id>/refresh/", reviews.review_refresh, name="review_refresh"
+    ),
+]
+
+changeset_urls = [
+    path("w/<slug:slug>/change-sets/", changesets.changeset_list, name="changeset_list"),
+    path("w/<slug:slug>/change-sets/new/", changesets.changeset_new, name="changeset_new"),
+    path(
+        "w/<slug:slug>/change-sets/new/preview/",
+        changesets.changeset_preview,
+        name="changeset_preview",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/",
+        changesets.changeset_detail,
+        name="changeset_detail",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/submit/",
+        changesets.changeset_submit,
+        name="changeset_submit",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/comment/",
+        changesets.changeset_comment,
+        name="changeset_comment",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/decide/",
+        changesets.changeset_decide,
+        name="changeset_decide",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/apply/",
+        changesets.changeset_apply,
+        name="changeset_apply",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/close/",
+        changesets.changeset_close,
+        name="changeset_close",
+    ),
+    path(
+        "w/<slug:slug>/change-sets/<int:cs_id>/revert/",
+        changesets.changeset_revert,
+        name="changeset_revert",
     ),
 ]
 
@@ -225,6 +271,7 @@ urlpatterns = [
     *persona_urls,
     *history_urls,
     *review_urls,
+    *changeset_urls,
     *conversation_urls,
     *workspace_urls,
     *promotion_urls,

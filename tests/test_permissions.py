@@ -50,6 +50,7 @@ MEMBER = "<member_id>"
 # 404 (not 403) whatever finer rules those views have. The middleware runs before any of them.
 PERSONA, EVENT, CR, CONVERSATION = "p0000missing", 999_999, 999_999, "c0000missing"
 LINK = 999_999
+CS = 999_999
 
 EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "persona_list": {},
@@ -80,6 +81,16 @@ EXAMPLE_KWARGS: dict[str, dict[str, Any]] = {
     "review_apply": {"cr_id": CR},
     "review_close": {"cr_id": CR},
     "review_refresh": {"cr_id": CR},
+    "changeset_list": {},
+    "changeset_new": {},
+    "changeset_preview": {},
+    "changeset_detail": {"cs_id": CS},
+    "changeset_submit": {"cs_id": CS},
+    "changeset_comment": {"cs_id": CS},
+    "changeset_decide": {"cs_id": CS},
+    "changeset_apply": {"cs_id": CS},
+    "changeset_close": {"cs_id": CS},
+    "changeset_revert": {"cs_id": CS},
     "conversation_start": {"persona_id": PERSONA},
     "conversation_list": {},
     "conversation_end_mine": {},

@@ -25,6 +25,8 @@ __all__ = ["EDIT_OPS", "TOOLS_POINTER", "apply_edit", "edit_problems"]
 
 EDIT_OPS = frozenset({"set", "remove", "add_item", "remove_item", "replace_tool"})
 TOOLS_POINTER = "/layers/llm/tools"
+# Settings that hold their items as comma-separated text (every other list is a JSON array).
+TEXT_LISTS = frozenset({"/layers/stt/hotwords"})
 
 
 def _tool_name(item: JSON) -> str | None:
@@ -77,7 +79,8 @@ def _same_item(item: JSON, value: JSON) -> bool:
 def _add_item(doc: JSONObject, path: str, value: JSON) -> None:
     found, current = lookup(doc, from_pointer(path))
     if not found or current is None:
-        set_at(doc, path, [clone(value)] if not isinstance(value, str) else value)
+        text = isinstance(value, str) and path in TEXT_LISTS
+        set_at(doc, path, value.strip() if text and isinstance(value, str) else [clone(value)])
     elif isinstance(current, str) and isinstance(value, str):
         words = _words(current)
         if value.strip() not in words:

@@ -106,6 +106,17 @@ def persona_list(request: AppRequest, slug: str) -> HttpResponse:
     def page_url(n: int) -> str:
         return "?" + urlencode({"type": persona_type, "q": query, "page": n})
 
+    # Selecting personas for a change set (views/changesets.py): stock personas cannot change.
+    if persona_type == "user" and request.membership.role != "viewer":
+        context.update(
+            selectable=True,
+            selected=set(request.GET.getlist("persona")),
+            select_page=request.GET.get("select") == "page",
+            select_page_url=page_url(page) + "&select=page",
+            clear_url=page_url(page),
+            changeset_new_url=reverse("personas:changeset_new", args=[slug]),
+        )
+
     def prepare(rows: list[Any], total: int) -> HttpResponse:
         pages = max(1, -(-total // PAGE_SIZE))
         # One reverse() for every row's link instead of one per row.

@@ -37,6 +37,14 @@ def test_a_hotword_is_added_once_and_removed_by_word() -> None:
     assert removed["layers"]["stt"]["hotwords"] == "Acme, Sparrow"
 
 
+def test_an_item_added_to_a_missing_list_makes_a_list_but_hotwords_stay_text() -> None:
+    tags = apply_edit(DOC, [{"op": "add_item", "path": "/document_tags", "value": "faq"}])
+    assert tags["document_tags"] == ["faq"]
+    bare = {"layers": {}}
+    words = apply_edit(bare, [{"op": "add_item", "path": "/layers/stt/hotwords", "value": "Acme"}])
+    assert words["layers"]["stt"]["hotwords"] == "Acme"
+
+
 def test_tools_are_matched_by_name() -> None:
     tools = "/layers/llm/tools"
     assert (
