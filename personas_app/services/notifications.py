@@ -198,9 +198,8 @@ def notify_change(
         what = f"change #{change.pk} “{change.title}”"
         link = reverse("personas:review_detail", args=[change.workspace.slug, change.pk])
     else:
-        # Change sets have no page of their own yet: the audit log shows what they did.
         what = f"change set #{change.pk} “{change.title}”"
-        link = reverse("personas:audit_list", args=[change.workspace.slug])
+        link = reverse("personas:changeset_detail", args=[change.workspace.slug, change.pk])
     if kind == NotificationKind.REVIEW_REQUESTED:
         recipients = [uid for uid in _reviewer_ids(change.workspace_id) if uid != change.author_id]
     else:

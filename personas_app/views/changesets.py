@@ -411,6 +411,12 @@ def _state_context(request: AppRequest, change_set: ChangeSet) -> dict[str, obje
         "approvals": change_set.approval_count(),
         "approvals_needed": max(1, workspace.approvals_required),
         "requires_approval": workspace.requires_approval,
+        # Which required-reviewer rules the change set triggers, and who met them (not while
+        # applying: the polled fragment stays cheap and the rules no longer matter).
+        "rule_checks": []
+        if change_set.status == ChangeSetStatus.APPLYING or change_set.is_finished
+        else change_set.rule_checks(),
+        "is_change_set": True,
         "decision_form": DecisionForm(),
         "reverted_by": list(change_set.reverted_by.all()),
         "detail_url": _url("changeset_detail", change_set),

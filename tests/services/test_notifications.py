@@ -451,7 +451,7 @@ def test_change_sets_ask_reviewers_and_tell_their_author_when_applied(
 
     [asked] = [n for n in _notifications(erin) if n.kind == NotificationKind.REVIEW_REQUESTED]
     assert asked.title == f"bob asked for a review of change set #{cs.pk} “Add Sparrow”"
-    assert asked.link == "/w/acme/audit/"
+    assert asked.link == f"/w/acme/change-sets/{cs.pk}/"
     [applied] = _notifications(bob)
     assert applied.kind == NotificationKind.APPLIED
     assert applied.title == f"Change set #{cs.pk} “Add Sparrow” was applied"

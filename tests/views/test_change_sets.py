@@ -17,6 +17,7 @@ from django.test import Client
 from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ChangeSet, ChangeSetStatus, ItemStatus, Role, Workspace
 from personas_app.services import changesets as service
+from personas_app.services.review_rules import review_rule_add
 from tests.builders import make_member, make_user, persona_doc
 
 pytestmark = pytest.mark.django_db
@@ -363,6 +364,44 @@ def test_the_author_cannot_approve_their_own_change_set(
     response = bob_client.post(f"/w/acme/change-sets/{cs.pk}/decide/", {"decision": "approve"})
     assert response.status_code == 403
     assert "You can&#x27;t approve your own change set" in response.content.decode()
+
+
+def test_a_required_reviewer_rule_shows_on_the_page_and_holds_the_change_set_until_met(
+    workspace: Workspace,
+    alice: Any,
+    bob: Any,
+    bob_client: Client,
+    erin_client: Client,
+    tavus: EmulatorState,
+) -> None:
+    workspace.requires_approval = True
+    workspace.save()
+    dana = make_user("dana")
+    make_member(workspace, dana, Role.REVIEWER)
+    review_rule_add(
+        workspace=workspace,
+        actor=alice,
+        pointer="/layers/stt",
+        reviewer_ids=[dana.pk],
+        role="",
+        description="",
+    )
+    cs = _proposed(workspace, bob, tavus, count=2)
+    url = f"/w/acme/change-sets/{cs.pk}/"
+
+    erin_client.post(f"{url}decide/", {"decision": "approve"})
+    page = bob_client.get(url).content.decode()
+    cs.refresh_from_db()
+    assert cs.status == ChangeSetStatus.OPEN  # one approval, but not from the required reviewer
+    assert "Required reviewers" in page and "waiting" in page and "dana" in page
+    assert tavus.count("PATCH") == 0
+
+    dana_client = Client()
+    dana_client.force_login(dana)
+    dana_client.post(f"{url}decide/", {"decision": "approve"})
+    cs.refresh_from_db()
+    assert cs.status == ChangeSetStatus.APPROVED
+    assert "met by dana" in bob_client.get(url).content.decode()
 
 
 def test_another_member_approves_then_the_author_applies_and_every_persona_is_sent(
