@@ -229,6 +229,11 @@ notification_urls = [
         name="notification_read_all",
     ),
     path(
+        "notifications/<int:notification_id>/",
+        notifications.notification_go,
+        name="notification_go",
+    ),
+    path(
         "notifications/<int:notification_id>/read/",
         notifications.notification_read,
         name="notification_read",

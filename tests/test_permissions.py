@@ -37,6 +37,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
 OUTSIDE_WORKSPACE = {
     "home",
     "invitation_accept",
+    "notification_go",
     "notification_list",
     "notification_read",
     "notification_read_all",

@@ -375,6 +375,14 @@ def notification_mark_read(*, user: AbstractBaseUser, notification_id: int) -> b
     return mine.exists()
 
 
+def notification_open(*, user: AbstractBaseUser, notification_id: int) -> str | None:
+    """Mark one of the user's notifications read and return the page it is about (None when the
+    notification is not theirs)."""
+    if not notification_mark_read(user=user, notification_id=notification_id):
+        return None
+    return Notification.objects.filter(pk=notification_id).values_list("link", flat=True).first()
+
+
 def notification_mark_all_read(*, user: AbstractBaseUser) -> int:
     return Notification.objects.filter(
         recipient_id=user.pk, in_app=True, read_at__isnull=True

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ..forms.notifications import NotificationPreferencesForm
@@ -24,6 +25,7 @@ from ..selectors import (
 from ..services.notifications import (
     notification_mark_all_read,
     notification_mark_read,
+    notification_open,
     notification_preferences_save,
     persona_follow_set,
 )
@@ -45,6 +47,18 @@ def notification_list(request: AppRequest) -> HttpResponse:
     }
     template = "notifications/list.html"
     return render(request, f"{template}#list" if request.htmx else template, context)
+
+
+@require_GET
+@login_required
+def notification_go(request: AppRequest, notification_id: int) -> HttpResponse:
+    """Open the page a notification is about, marking it read on the way."""
+    link = notification_open(user=request.user, notification_id=notification_id)
+    if link is None:
+        raise Http404("No such notification.")
+    if not url_has_allowed_host_and_scheme(link, allowed_hosts={request.get_host()}):
+        return redirect("personas:notification_list")
+    return redirect(link)
 
 
 @require_POST

@@ -100,18 +100,35 @@ def test_anonymous_is_sent_to_login(client: Any, db: None) -> None:
 def test_the_list_shows_mine_newest_first_each_linking_to_its_page(
     bob_client: Any, bob: Any, alice: Any, workspace: Workspace
 ) -> None:
-    _notify(bob, workspace, "Older one", link="/w/acme/reviews/7/")
-    _notify(bob, workspace, "Newer one", link="/w/acme/personas/p1/history/#event-9")
+    older = _notify(bob, workspace, "Older one", link="/w/acme/reviews/7/")
+    newer = _notify(bob, workspace, "Newer one", link="/w/acme/personas/p1/history/#event-9")
     _notify(bob, workspace, "Only by email", in_app=False)
     _notify(alice, workspace, "Alice's own")
 
     body = _page(bob_client, "/notifications/")
 
     assert body.index("Newer one") < body.index("Older one")
-    assert '<a href="/w/acme/reviews/7/">Older one</a>' in body
-    assert '<a href="/w/acme/personas/p1/history/#event-9">Newer one</a>' in body
+    assert f'<a href="/notifications/{older.pk}/">Older one</a>' in body
+    assert f'<a href="/notifications/{newer.pk}/">Newer one</a>' in body
     assert "Only by email" not in body and "Alice&#x27;s own" not in body
     assert "2 unread." in body
+
+
+def test_opening_a_notification_goes_to_its_page_and_marks_it_read(
+    bob_client: Any, bob: Any, alice: Any, workspace: Workspace
+) -> None:
+    note = _notify(bob, workspace, "A review", link="/w/acme/reviews/7/")
+    alices = _notify(alice, workspace, "Alice's own", link="/w/acme/reviews/8/")
+
+    response = bob_client.get(f"/notifications/{note.pk}/")
+
+    assert response.status_code == 302 and response["Location"] == "/w/acme/reviews/7/"
+    note.refresh_from_db()
+    assert note.read_at is not None
+    assert 'aria-label="Notifications, 0 unread"' in _page(bob_client, "/notifications/")
+    assert bob_client.get(f"/notifications/{alices.pk}/").status_code == 404
+    alices.refresh_from_db()
+    assert alices.read_at is None
 
 
 def test_the_list_pages_back_through_older_notifications(
@@ -322,5 +339,6 @@ def test_a_change_in_the_tavus_portal_reaches_followers_when_the_dashboard_next_
     assert note.link.startswith(f"/w/acme/personas/{persona_id}/history/#event-")
     assert not Notification.objects.filter(recipient=alice).exists()  # alice does not follow
     body = _page(bob_client, "/notifications/")
-    assert f'href="{note.link}"' in body
+    assert f'href="/notifications/{note.pk}/"' in body
+    assert bob_client.get(f"/notifications/{note.pk}/")["Location"] == note.link
     assert 'aria-label="Notifications, 1 unread"' in body
