@@ -86,6 +86,19 @@ def workspace(
     return ws
 
 
+@pytest.fixture
+def erin(workspace: Workspace) -> Any:
+    """A reviewer in the workspace (alice is its admin, bob an editor)."""
+    user = make_user("erin")
+    make_member(workspace, user, Role.REVIEWER)
+    return user
+
+
+@pytest.fixture
+def erin_client(erin: Any) -> Client:
+    return _client_for(erin)
+
+
 # -- A second Tavus account, for promotion between workspaces ----------------------------------
 
 

@@ -16,9 +16,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from personas_app.devtools.emulator import EmulatorState
-from personas_app.models import ChangeSet, ChangeSetStatus, ItemStatus, Role, Workspace
+from personas_app.models import ChangeSet, ChangeSetStatus, ItemStatus, Workspace
 from personas_app.services.changesets import change_set_apply, change_set_approve
-from tests.builders import make_member, make_user, persona_doc
+from tests.builders import persona_doc
 from tests.workers import wait_until, worker_pool
 
 SECRET = "sk-live-files-never-9999"
@@ -44,13 +44,6 @@ def _with_key(name: str) -> dict[str, Any]:
         "api_key": SECRET,
     }
     return doc
-
-
-@pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
 
 
 @pytest.mark.django_db

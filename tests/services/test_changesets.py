@@ -54,14 +54,6 @@ def _successful_patches(tavus: EmulatorState, persona_id: str) -> int:
     )
 
 
-@pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    """A reviewer in the workspace."""
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
-
-
 # -- Planning -------------------------------------------------------------------------------------
 
 

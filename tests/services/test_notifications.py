@@ -54,14 +54,6 @@ def _site_and_tasks(settings: Any) -> None:
 
 
 @pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    """A reviewer in the workspace (alice is its admin, bob an editor)."""
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
 def persona_id(tavus: EmulatorState) -> str:
     return tavus.put_persona(persona_doc())
 

@@ -39,14 +39,6 @@ SECRET = "sk-live-do-not-leak-4242"
 
 
 @pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    """A reviewer in the workspace."""
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
 def frank(workspace: Workspace) -> Any:
     """A second reviewer."""
     user = make_user("frank")

@@ -52,20 +52,6 @@ def _acme(workspace: Workspace) -> Workspace:
     return workspace
 
 
-@pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
-def erin_client(erin: Any) -> Client:
-    client = Client()
-    client.force_login(erin)
-    return client
-
-
 def _run_items(change_set: ChangeSet) -> None:
     """What the worker does for each persona (services.changesets.change_set_item_task)."""
     for item in change_set.items.filter(status=ItemStatus.WAITING):

@@ -37,13 +37,6 @@ def _body(response: Any) -> str:
 
 
 @pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
 def dana(workspace: Workspace) -> Any:
     user = make_user("dana")
     make_member(workspace, user, Role.REVIEWER)

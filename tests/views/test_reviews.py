@@ -19,24 +19,10 @@ from personas_app.models import AuditEvent, ChangeRequest, ChangeStatus, Comment
 from personas_app.persona.redaction import SECRET_MARKER, redact
 from personas_app.services import reviews as service
 from personas_app.services.workspaces import tavus_client_for
-from tests.builders import make_member, make_user, persona_doc
+from tests.builders import persona_doc
 
 SECRET = "sk-live-never-on-a-page-777"
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def erin(workspace: Workspace) -> Any:
-    user = make_user("erin")
-    make_member(workspace, user, Role.REVIEWER)
-    return user
-
-
-@pytest.fixture
-def erin_client(erin: Any) -> Client:
-    client = Client()
-    client.force_login(erin)
-    return client
 
 
 @pytest.fixture
