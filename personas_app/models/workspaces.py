@@ -142,12 +142,16 @@ class ApiKey(models.Model):
 
 
 class PersonaLock(models.Model):
-    """One row per persona that has been changed through the dashboard: applies to the same
-    persona take its row lock (select_for_update) from the live re-read to the recorded result,
-    so they run one after another and each rebases on what the previous one left."""
+    """One row per persona that has been changed through the dashboard: an apply holds it (a
+    lease: held_by, held_until, taken with a conditional UPDATE) from the live re-read to the
+    recorded result, so applies to one persona run one after another and each rebases on what the
+    previous one left. No database transaction stays open across the calls to Tavus."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     persona_id = models.CharField("persona id", max_length=64)
+    held_by = models.CharField("held by", max_length=64, blank=True)
+    # A holder that died lets go when this passes (services.personas.apply_lease).
+    held_until = models.DateTimeField("held until", null=True, blank=True)
 
     class Meta:
         ordering = ["workspace", "persona_id"]

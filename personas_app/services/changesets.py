@@ -78,6 +78,7 @@ from .audit import audit_record
 from .notifications import notify_change
 from .personas import (
     MissingSecret,
+    apply_lease,
     persona_create,
     persona_fetch,
     persona_observe,
@@ -651,13 +652,9 @@ def change_set_close(
 
 
 def claim_lease() -> timedelta:
-    """How long a claim stands without news from its holder. Long enough for every request the
-    holder could still have in flight to have ended (three requests, each with its retries:
-    the re-read, the PATCH and the read-back), so a claim taken over can no longer be raced."""
-    per_request = settings.TAVUS_TIMEOUT_CONNECT + settings.TAVUS_TIMEOUT_READ
-    attempts = settings.TAVUS_RETRIES + 1
-    one_request = attempts * per_request + settings.TAVUS_RETRIES * settings.TAVUS_RETRY_WAIT_MAX
-    return timedelta(seconds=3 * one_request)
+    """How long a claim stands without news from its holder: as long as one apply may hold its
+    persona (services.personas.apply_lease), so a claim taken over can no longer be raced."""
+    return apply_lease()
 
 
 def _watch_interval() -> timedelta:

@@ -8,15 +8,19 @@ dashboard knows and records a "changed outside the dashboard" version when they 
 from __future__ import annotations
 
 import copy
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property, partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from ..models import AuditEvent, Outcome, PersonaLock, Workspace
 from ..persona.jsontypes import JSONObject, Op, from_pointer, lookup
@@ -416,7 +420,7 @@ def persona_safe_apply(
             )
             return SafeApply(live, [], sent, rebased, outcome)
         except (TavusError, MissingSecret) as exc:
-            failure = exc  # raised once the transaction has kept the audit records
+            failure = exc  # raised once the persona is let go
     raise failure
 
 
@@ -431,15 +435,43 @@ def _filled_from_live(ops: list[Op], live: JSONObject) -> list[Op]:
     return sent
 
 
+def apply_lease() -> timedelta:
+    """How long one apply may hold a persona (or a change-set item): long enough for every
+    request it makes to have ended (three requests, each with its retries: the re-read, the PATCH
+    and the read-back), so a lease that ran out can no longer be raced by its holder."""
+    per_request = settings.TAVUS_TIMEOUT_CONNECT + settings.TAVUS_TIMEOUT_READ
+    attempts = settings.TAVUS_RETRIES + 1
+    one_request = attempts * per_request + settings.TAVUS_RETRIES * settings.TAVUS_RETRY_WAIT_MAX
+    return timedelta(seconds=3 * one_request)
+
+
+LOCK_POLL_SECONDS = 0.05
+
+
 @contextmanager
 def _persona_serialized(*, workspace: Workspace, persona_id: str) -> Iterator[None]:
-    """Hold the persona's lock row for the block: applies to one persona run one at a time, from
-    the live re-read to the recorded result. (PostgreSQL: a row lock; SQLite serialises every
-    writer already, and its transactions begin IMMEDIATE.)"""
-    with transaction.atomic():
-        lock, _ = PersonaLock.objects.get_or_create(workspace=workspace, persona_id=persona_id)
-        PersonaLock.objects.select_for_update().get(pk=lock.pk)
+    """Hold the persona's lease for the block: applies to one persona run one at a time, from
+    the live re-read to the recorded result. Each step is its own short write, so no database
+    transaction (on SQLite, the one write lock) is held while Tavus answers. A live holder lets
+    go within its lease, and a dead one's lease runs out, so waiting one lease always suffices."""
+    lock, _ = PersonaLock.objects.get_or_create(workspace=workspace, persona_id=persona_id)
+    token = uuid.uuid4().hex
+    lease = apply_lease()
+    give_up = time.monotonic() + lease.total_seconds() + 1
+    while True:
+        now = timezone.now()
+        free = Q(held_until__isnull=True) | Q(held_until__lte=now)
+        if PersonaLock.objects.filter(free, pk=lock.pk).update(
+            held_by=token, held_until=now + lease
+        ):
+            break
+        if time.monotonic() > give_up:  # only if the clock or the lease were wrong
+            raise RuntimeError(f"Persona {persona_id} stayed held past its lease.")
+        time.sleep(LOCK_POLL_SECONDS)
+    try:
         yield
+    finally:
+        PersonaLock.objects.filter(pk=lock.pk, held_by=token).update(held_by="", held_until=None)
 
 
 def _read_back(
