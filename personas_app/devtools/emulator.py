@@ -2,8 +2,9 @@
 
 It copies the documented status codes and bodies (shared/tavus/api-notes.md §1-3 and the
 README's decisions): 400 bodies use "error", 401/422 use "message", an unknown id is 400, a
-no-op PATCH is 304 with no body, DELETE is 204. Knobs inject latency, failures and hangs; a
-request log lets tests assert on what the dashboard sent.
+no-op PATCH is 304 with no body, DELETE is 204. Knobs inject latency, failures, hangs and a
+seeded share of 429s; a request log lets tests assert on what the dashboard sent. An emulator in
+another process (the bench's) is read and set over /__emulator/{stats,log,knobs}.
 
 A plain WSGI app served by a threading wsgiref server. It must not import django, Flask, or
 anything from personas_app outside tavus/: its checks are written independently of the
