@@ -1,20 +1,22 @@
-"""The change-set items of `make bench` (issue 19): many personas at once (import after django.setup()).
+"""The change-set items of `make bench` (issue 19): many personas at once.
 
 Against an emulator of their own (latency L, its knobs set over HTTP, its request log read back)
 and the bench's database, with TAVUS_MAX_CONCURRENCY = C:
 
 - `changeset_apply`: a change set that changes N personas (one `set` of their context), planned
   with change_set_create, applied with change_set_apply by real `manage.py db_worker` processes
-  (as many as C, started before and idle until then). Timed from the apply call until the change
-  set is finished; target 1.5 x (N x 2 x L / C): one GET and one PATCH per persona, C at a time.
+  (--task-workers, default C, started before and idle until then). Timed from the apply call
+  until the change set is finished; target 1.5 x (N x 2 x L / C): one GET and one PATCH per
+  persona, C at a time.
 - `changeset_apply_429`: the same with a share of the emulator's answers 429 (Retry-After), drawn
   by a seeded generator. Checked from the emulator's log: no persona got a second PATCH once one
   was saved, and every persona holds its change.
 - `personas_plan`: `manage.py personas plan` (call_command, in this process) over the N files of
   the first item's personas, each file changed; target 1.5 x (N x L / C).
 
-A benchmark, not a test: nothing here asserts a time. Wrong outcomes (an item not sent, a second
-PATCH) are figures in the results and failed targets, not exceptions.
+Import only after django.setup(). A benchmark, not a test: nothing here asserts a time. Wrong
+outcomes (an item not sent, a second PATCH) are figures in the results and failed targets, not
+exceptions.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from bench import docs
-from bench.measure import BadAnswer, percentile
+from bench.measure import STATS_PATH, BadAnswer, percentile
 from personas_app.models import ChangeSet, ChangeSetStatus, Workspace
 from personas_app.services.changesets import (
     change_set_apply,
@@ -91,7 +93,10 @@ class ControlledEmulator:
         return list(reply.json()["requests"])
 
     def logged(self) -> int:
-        return len(self.log())
+        """How many requests the log holds (the position a later log(since=...) starts from)."""
+        reply = self.session.get(self.url + STATS_PATH, timeout=10)
+        reply.raise_for_status()
+        return int(reply.json()["requests"])
 
 
 # -- Workers -----------------------------------------------------------------------------------------
@@ -348,6 +353,8 @@ def _apply_item(
         "enqueue_s": round(enqueued_s, 3),
         "target_s": round(target_s, 3),
         "ideal_s": round(N * 2 * L / C, 3),
+        # The time L alone takes for the requests the emulator logged, C at a time.
+        "latency_only_s": round((calls["gets"] + calls["patches"]) * L / C, 3),
         "items": {k: v for k, v in counts.items() if v},
         "item_problems": sorted(
             {

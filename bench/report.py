@@ -359,7 +359,7 @@ def _change_set_lines(change_sets: dict[str, Any]) -> list[str]:
         "",
         f"Change sets: {first['personas']} personas, TAVUS_MAX_CONCURRENCY={first['concurrency']}, "
         f"{first['workers']} db_worker processes (--interval {first['worker_interval_s']:g} s)",
-        f"  {'item':<22}{'wall s':>8}{'target':>8}{'ideal':>7}{'GETs':>6}{'PATCH':>6}{'429':>5}"
+        f"  {'item':<22}{'wall s':>8}{'target':>8}{'L only':>7}{'GETs':>6}{'PATCH':>6}{'429':>5}"
         f"{'saved':>6}{'twice':>6}{'changed':>8}  status; tasks: run p50/p95 ms, queue wait "
         "p50/p95 ms, workers busy",
     ]
@@ -376,7 +376,7 @@ def _change_set_lines(change_sets: dict[str, Any]) -> list[str]:
             else "-"
         )
         lines.append(
-            f"  {name:<22}{it['wall_s']:>8.2f}{it['target_s']:>8.2f}{it['ideal_s']:>7.2f}"
+            f"  {name:<22}{it['wall_s']:>8.2f}{it['target_s']:>8.2f}{it['latency_only_s']:>7.2f}"
             f"{calls['gets']:>6}{calls['patches']:>6}{calls['gets_429'] + calls['patches_429']:>5}"
             f"{calls['patches_saved']:>6}{calls['personas_patched_twice']:>6}"
             f"{it['personas_changed']:>8}  {it['status']}; {busy}"
@@ -386,6 +386,7 @@ def _change_set_lines(change_sets: dict[str, Any]) -> list[str]:
             f"average {it['load_average'][0]} at the end"
             + (f"; problems: {'; '.join(it['item_problems'])}" if it["item_problems"] else "")
         )
+    lines.append("  (L only: the time L alone takes for the logged requests, C at a time)")
     lines.append(
         f"  planning them (change_set_create, this process): {first['plan_s']:.2f} s, "
         f"{first['plan_calls']['gets']} GETs"
