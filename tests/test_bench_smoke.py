@@ -142,7 +142,7 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
             "--concurrency-sessions",
             "4",
             "--concurrency-seconds",
-            "2",
+            "1",
             "--changeset-personas",
             "6",
             "--task-workers",
