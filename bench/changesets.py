@@ -233,9 +233,18 @@ def _persona_calls(entries: list[dict[str, Any]], persona_ids: list[str]) -> dic
     }
 
 
+def _due(row: dict[str, Any]) -> datetime:
+    """When a task could first run: enqueued, or later when it was queued for after a time (its
+    run_after is otherwise the backend's far-future "no date" value)."""
+    enqueued, run_after = row["enqueued_at"], row["run_after"]
+    return enqueued if run_after > row["started_at"] else max(enqueued, run_after)
+
+
 def _tasks(*, since: datetime, wall_s: float, workers: int) -> dict[str, Any]:
-    """Where the apply's time went, from the task queue: each task's wait in the queue (enqueued
-    or due → started) and its run (started → finished), and how busy the workers were."""
+    """Where the apply's time went, from the task queue: each task's wait in the queue (due →
+    started: all N tasks are queued at once, so most of it is waiting for a free worker), its
+    run (started → finished), and how busy the workers were (the rest is picking up tasks,
+    db_worker's polling interval included)."""
     rows = list(
         DBTaskResult.objects.filter(
             enqueued_at__gte=since, task_path__endswith="change_set_item_task"
@@ -254,14 +263,7 @@ def _tasks(*, since: datetime, wall_s: float, workers: int) -> dict[str, Any]:
         )
     )
     runs = [(r["finished_at"] - r["started_at"]).total_seconds() * 1000 for r in rows]
-    # A task's run_after is the backend's "no date" sentinel unless it was queued for later.
-    waits = [
-        (
-            r["started_at"] - max(r["enqueued_at"], min(r["run_after"], r["started_at"]))
-        ).total_seconds()
-        * 1000
-        for r in rows
-    ]
+    waits = [(r["started_at"] - _due(r)).total_seconds() * 1000 for r in rows]
     outcomes = Counter(
         str(r["return_value"]) if r["status"] == "SUCCESSFUL" else r["status"].lower() for r in rows
     )
