@@ -41,6 +41,7 @@ def results(
     edit_ladder: dict[str, Item],
     api_samples: dict[str, list[float]],
     concurrency: dict[str, Any],
+    change_sets: dict[str, Any],
     round_loads: list[float],
     seeded: Any,
     seed_s: float,
@@ -67,6 +68,7 @@ def results(
         "edit_ladder": {k: v.as_json() for k, v in edit_ladder.items()},
         "baseline_upstream": baseline,
         "concurrency": _with_own_time(concurrency, items, baseline),
+        "change_sets": change_sets,
         "machine": machine,
         "code": args.code_version,
         "load_average_at_start": args.load_at_start,
@@ -166,6 +168,70 @@ def targets(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "own p95 <= 3 x single session",
             f"worst {worst}: {conc['pages'][worst]['own_p95_ms']} ms = {ratios[worst]} x",
         )
+    checks.update(_change_set_targets(found.get("change_sets", {})))
+    return checks
+
+
+def _change_set_targets(change_sets: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Issue 19: apply <= 1.5 x (N x 2 x L / C) with one GET and one PATCH per persona; with 429s
+    nothing lost and nothing sent twice; `personas plan` <= 1.5 x (N x L / C)."""
+    checks: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, ok: bool, target: str, value: str) -> None:
+        checks[name] = {"ok": ok, "target": target, "value": value}
+
+    if "changeset_apply" in change_sets:
+        it = change_sets["changeset_apply"]
+        n, calls = it["personas"], it["calls"]
+        add(
+            "changeset_apply.time",
+            it["wall_s"] <= it["target_s"],
+            f"<= 1.5 x (N x 2 x L / C) = {it['target_s']:.2f} s",
+            f"{it['wall_s']:.2f} s",
+        )
+        add(
+            "changeset_apply.calls",
+            calls["patches"] == n and calls["personas_patched_twice"] == 0,
+            "exactly 1 PATCH per persona",
+            f"{calls['patches']} PATCHes and {calls['gets']} GETs for {n} personas",
+        )
+        add(
+            "changeset_apply.changed",
+            it["personas_changed"] == n and it["status"] == "applied",
+            "every persona changed",
+            f"{it['personas_changed']} of {n}, {it['status']}",
+        )
+    if "changeset_apply_429" in change_sets:
+        it = change_sets["changeset_apply_429"]
+        n, calls = it["personas"], it["calls"]
+        add(
+            "changeset_apply_429.once",
+            calls["patches_saved"] == n and calls["personas_patched_twice"] == 0,
+            "1 PATCH saved per persona, none again",
+            f"{calls['patches_saved']} saved for {n} personas "
+            f"({calls['patches_429']} answered 429 first), "
+            f"{calls['personas_patched_twice']} patched twice",
+        )
+        add(
+            "changeset_apply_429.changed",
+            it["personas_changed"] == n and it["status"] == "applied",
+            "every persona changed",
+            f"{it['personas_changed']} of {n}, {it['status']}",
+        )
+    if "personas_plan" in change_sets:
+        it = change_sets["personas_plan"]
+        add(
+            "personas_plan.time",
+            it["wall_s"] <= it["target_s"],
+            f"<= 1.5 x (N x L / C) = {it['target_s']:.2f} s",
+            f"{it['wall_s']:.2f} s",
+        )
+        add(
+            "personas_plan.calls",
+            it["gets"] == it["personas"] and it["files_changed"] == it["personas"],
+            "1 GET per persona, every change shown",
+            f"{it['gets']} GETs, {it['files_changed']} of {it['personas']} files changed",
+        )
     return checks
 
 
@@ -238,6 +304,7 @@ def table(found: dict[str, Any]) -> str:
         + ", ".join(f"{k} tools {v:.1f} ms" for k, v in found["edit_own_ms"].items())
     )
     lines += _concurrency_lines(found["concurrency"])
+    lines += _change_set_lines(found.get("change_sets", {}))
     lines.append("")
     lines.append("Targets:")
     for name, check in checks.items():
@@ -281,4 +348,54 @@ def _concurrency_lines(conc: dict[str, Any]) -> list[str]:
     )
     if conc["error_examples"]:
         lines.append("  errors: " + "; ".join(conc["error_examples"]))
+    return lines
+
+
+def _change_set_lines(change_sets: dict[str, Any]) -> list[str]:
+    if "changeset_apply" not in change_sets:
+        return [f"change sets: skipped ({change_sets.get('skipped', 'not run')})"]
+    first = change_sets["changeset_apply"]
+    lines = [
+        "",
+        f"Change sets: {first['personas']} personas, TAVUS_MAX_CONCURRENCY={first['concurrency']}, "
+        f"{first['workers']} db_worker processes (--interval {first['worker_interval_s']:g} s)",
+        f"  {'item':<22}{'wall s':>8}{'target':>8}{'L only':>7}{'GETs':>6}{'PATCH':>6}{'429':>5}"
+        f"{'saved':>6}{'twice':>6}{'changed':>8}  status; tasks: run p50/p95 ms, queue wait "
+        "p50/p95 ms, workers busy",
+    ]
+    for name in ("changeset_apply", "changeset_apply_429"):
+        if name not in change_sets:
+            continue
+        it = change_sets[name]
+        calls, tasks = it["calls"], it["tasks"]
+        busy = (
+            f"{tasks['run_p50_ms']:.0f}/{tasks['run_p95_ms']:.0f}, "
+            f"{tasks['queue_wait_p50_ms']:.0f}/{tasks['queue_wait_p95_ms']:.0f}, "
+            f"{tasks['workers_busy_share']}"
+            if tasks.get("tasks")
+            else "-"
+        )
+        lines.append(
+            f"  {name:<22}{it['wall_s']:>8.2f}{it['target_s']:>8.2f}{it['latency_only_s']:>7.2f}"
+            f"{calls['gets']:>6}{calls['patches']:>6}{calls['gets_429'] + calls['patches_429']:>5}"
+            f"{calls['patches_saved']:>6}{calls['personas_patched_twice']:>6}"
+            f"{it['personas_changed']:>8}  {it['status']}; {busy}"
+        )
+        lines.append(
+            f"  {'':<22}workers' CPU {it['worker_cpu_ms_per_persona']} ms per persona; load "
+            f"average {it['load_average'][0]} at the end"
+            + (f"; problems: {'; '.join(it['item_problems'])}" if it["item_problems"] else "")
+        )
+    lines.append("  (L only: the time L alone takes for the logged requests, C at a time)")
+    lines.append(
+        f"  planning them (change_set_create, this process): {first['plan_s']:.2f} s, "
+        f"{first['plan_calls']['gets']} GETs"
+    )
+    if "personas_plan" in change_sets:
+        plan = change_sets["personas_plan"]
+        lines.append(
+            f"  personas plan: {plan['wall_s']:.2f} s (target {plan['target_s']:.2f}, ideal "
+            f"{plan['ideal_s']:.2f}), {plan['gets']} GETs, exit status {plan['exit_status']}: "
+            f"{plan['summary']}"
+        )
     return lines

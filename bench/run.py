@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,6 +90,31 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency-seconds", type=float, default=60, help="0 skips the concurrency run"
     )
+    parser.add_argument(
+        "--changeset-personas",
+        type=int,
+        default=200,
+        help="personas of the change-set items (apply, apply with 429s, personas plan); 0 skips them",
+    )
+    parser.add_argument(
+        "--max-concurrency", type=int, default=8, help="TAVUS_MAX_CONCURRENCY of the dashboard"
+    )
+    parser.add_argument(
+        "--task-workers",
+        type=int,
+        default=0,
+        help="db_worker processes applying the change sets (default: --max-concurrency)",
+    )
+    parser.add_argument(
+        "--worker-interval",
+        type=float,
+        default=0.1,
+        help="db_worker --interval: seconds an idle worker waits before looking again",
+    )
+    parser.add_argument(
+        "--rate-limited", type=float, default=0.1, help="share of 429 answers in the second apply"
+    )
+    parser.add_argument("--retry-after", type=float, default=1.0, help="their Retry-After (s)")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument(
         "--keep-db", action="store_true", help="keep the seeded database (to profile against)"
@@ -255,7 +281,9 @@ def gunicorn_command(port: int, *, workers: int = 2, threads: int = 2) -> list[s
     ]
 
 
-def _production_env(database_url: str, cache_url: str = "") -> dict[str, str]:
+def _production_env(
+    database_url: str, cache_url: str = "", max_concurrency: int = 8
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DEBUG="0",
@@ -271,6 +299,7 @@ def _production_env(database_url: str, cache_url: str = "") -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="dashboard.settings",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        TAVUS_MAX_CONCURRENCY=str(max_concurrency),
     )
     return env
 
@@ -470,6 +499,28 @@ def main(argv: list[str] | None = None) -> int:
         cleanup.run()
 
 
+def _start_emulator(
+    cleanup: Cleanup, name: str, env: dict[str, str], latency_ms: int
+) -> tuple[str, str]:
+    """The Tavus emulator in its own process; its URL and API key."""
+    api_key = "bench-" + secrets.token_hex(12)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = BENCH_VAR / f"{name}-{os.getpid()}.log"
+    # The module's own entry point: the same server as `manage.py tavus_emulator`, without
+    # Django's start-up.
+    command = [sys.executable, "-m", "personas_app.devtools.emulator", "--port", str(port)]
+    command += ["--api-key", api_key, "--latency-ms", str(latency_ms)]
+    proc = cleanup.spawn(name, command, env=env, log=log)
+    _wait_until(
+        lambda: requests.get(url + STATS_PATH, headers={"x-api-key": api_key}, timeout=2).ok,
+        what="The Tavus emulator",
+        proc=proc,
+        log=log,
+    )
+    return url, api_key
+
+
 def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     url = args.database_url
@@ -481,7 +532,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     cache_url = _redis_cache(args.redis_db)
     if cache_url:
         cleanup.actions.append(lambda: print(_redis_flush(args.redis_db), end=""))
-    env = _production_env(db.url, cache_url)
+    env = _production_env(db.url, cache_url, args.max_concurrency)
     os.environ.update(env)
 
     import django
@@ -498,34 +549,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     )
 
     # The emulator, in its own process so it does not share this process's GIL.
-    api_key = "bench-" + secrets.token_hex(12)
-    emu_port = _free_port()
-    emulator_url = f"http://127.0.0.1:{emu_port}"
-    emu_log = BENCH_VAR / f"emulator-{os.getpid()}.log"
-    emu = cleanup.spawn(
-        "emulator",
-        [
-            sys.executable,
-            "manage.py",
-            "tavus_emulator",
-            "--port",
-            str(emu_port),
-            "--api-key",
-            api_key,
-            "--latency-ms",
-            str(args.latency_ms),
-        ],
-        env=env,
-        log=emu_log,
-    )
-    _wait_until(
-        lambda: (
-            requests.get(emulator_url + STATS_PATH, headers={"x-api-key": api_key}, timeout=2).ok
-        ),
-        what="The Tavus emulator",
-        proc=emu,
-        log=emu_log,
-    )
+    emulator_url, api_key = _start_emulator(cleanup, "emulator", env, args.latency_ms)
 
     from bench import docs
     from bench.seed import deep_cursor, seed_all
@@ -713,6 +737,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
     conc = _concurrency(
         args, cleanup, [dash.base, second], emulator, seeded, edited, db.vendor, cache_url
     )
+    change_sets = _change_sets(args, cleanup, env)
 
     total_s = time.perf_counter() - started
     results = report.results(
@@ -725,6 +750,7 @@ def _run(args: argparse.Namespace, cleanup: Cleanup, started: float) -> int:
         edit_ladder=edit_ladder,
         api_samples=_api_samples(list(items.values()) + list(edit_ladder.values())),
         concurrency=conc,
+        change_sets=change_sets,
         round_loads=bench.round_loads,
         seeded=seeded,
         seed_s=seed_s,
@@ -795,6 +821,44 @@ def _concurrency(
     if found["errors"]:
         print(f"  {found['errors']} errors: {found['error_examples']}\n{cleanup.log_tails(60)}")
     return found
+
+
+def _change_sets(args: argparse.Namespace, cleanup: Cleanup, env: dict[str, str]) -> dict[str, Any]:
+    """The change-set items (bench/changesets.py), against an emulator of their own."""
+    if args.changeset_personas <= 0:
+        print("Change sets: skipped (--changeset-personas is 0)")
+        return {"skipped": "asked to"}
+    from bench import changesets
+
+    opts = changesets.Options(
+        personas=args.changeset_personas,
+        concurrency=args.max_concurrency,
+        workers=args.task_workers or args.max_concurrency,
+        worker_interval=args.worker_interval,
+        latency_ms=args.latency_ms,
+        rate_limited=args.rate_limited,
+        retry_after=args.retry_after,
+        seed=19,
+    )
+    print(
+        f"Change sets: {opts.personas} personas, TAVUS_MAX_CONCURRENCY={opts.concurrency}, "
+        f"{opts.workers} task workers (--interval {opts.worker_interval:g}), "
+        f"L = {opts.latency_ms} ms ...",
+        flush=True,
+    )
+    url, api_key = _start_emulator(cleanup, "emulator-changesets", env, args.latency_ms)
+
+    def spawn(
+        name: str, command: list[str], worker_env: dict[str, str]
+    ) -> tuple[subprocess.Popen[bytes], Path]:
+        log = BENCH_VAR / f"{name}-{os.getpid()}.log"
+        return cleanup.spawn(name, command, env=worker_env, log=log), log
+
+    folder = BENCH_VAR / f"plan-{os.getpid()}"
+    cleanup.actions.append(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return changesets.run(
+        emulator_url=url, api_key=api_key, env=env, spawn=spawn, opts=opts, folder=folder
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import requests
 
-from personas_app.devtools.emulator import STATS_PATH, EmulatorState, RunningEmulator
+from personas_app.devtools.emulator import (
+    KNOBS_PATH,
+    LOG_PATH,
+    STATS_PATH,
+    EmulatorState,
+    RunningEmulator,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LIVE = {"persona_list", "persona_detail", "persona_edit"}
@@ -56,6 +62,60 @@ def test_emulator_stats_needs_the_api_key(
     assert wrong.status_code == 401
 
 
+def test_emulator_knobs_set_latency_and_a_share_of_429s_over_http(
+    tavus: EmulatorState, tavus_server: RunningEmulator
+) -> None:
+    headers = {"x-api-key": tavus.api_key}
+    knobs = {"latency_ms": 7, "rate_limit": {"share": 1, "retry_after": 2, "seed": 3}}
+
+    set_on = requests.post(tavus_server.url + KNOBS_PATH, json=knobs, headers=headers, timeout=5)
+    limited = requests.get(f"{tavus_server.url}/v2/personas", headers=headers, timeout=5)
+    set_off = requests.post(
+        tavus_server.url + KNOBS_PATH, json={"rate_limit": None}, headers=headers, timeout=5
+    )
+    answered = requests.get(f"{tavus_server.url}/v2/personas", headers=headers, timeout=5)
+
+    assert set_on.json() == {
+        "latency_ms": 7,
+        "rate_limit": {"share": 1.0, "retry_after": 2.0, "seed": 3, "methods": None},
+    }
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "2")
+    assert set_off.json() == {"latency_ms": 7, "rate_limit": None}
+    assert answered.status_code == 200
+    assert tavus.count() == 2  # the knobs calls are neither logged nor counted
+
+
+def test_emulator_log_lists_requests_from_a_position(
+    tavus: EmulatorState, tavus_server: RunningEmulator
+) -> None:
+    headers = {"x-api-key": tavus.api_key}
+    requests.get(f"{tavus_server.url}/v2/personas", headers=headers, timeout=5)
+    requests.get(f"{tavus_server.url}/v2/personas/nope", headers=headers, timeout=5)
+
+    everything = requests.get(tavus_server.url + LOG_PATH, headers=headers, timeout=5)
+    later = requests.get(
+        tavus_server.url + LOG_PATH, params={"since": 1}, headers=headers, timeout=5
+    )
+
+    assert everything.json() == {
+        "requests": [
+            {"method": "GET", "path": "/v2/personas", "status": 200},
+            {"method": "GET", "path": "/v2/personas/nope", "status": 400},
+        ]
+    }
+    assert later.json() == {"requests": everything.json()["requests"][1:]}
+
+
+def test_emulator_knobs_and_log_need_the_api_key(
+    tavus: EmulatorState, tavus_server: RunningEmulator
+) -> None:
+    knobs = requests.post(tavus_server.url + KNOBS_PATH, json={"latency_ms": 500}, timeout=5)
+    log = requests.get(tavus_server.url + LOG_PATH, headers={"x-api-key": "nope"}, timeout=5)
+
+    assert (knobs.status_code, log.status_code) == (401, 401)
+    assert tavus.latency_ms == 0
+
+
 def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None:
     output = tmp_path / "results.json"
     bench_var = ROOT / "var" / "bench"
@@ -82,7 +142,15 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
             "--concurrency-sessions",
             "4",
             "--concurrency-seconds",
-            "2",
+            "1",
+            "--changeset-personas",
+            "6",
+            "--task-workers",
+            "1",
+            "--retry-after",
+            "0.2",
+            "--rate-limited",
+            "0.3",
             "--output",
             str(output),
         ],
@@ -118,6 +186,18 @@ def test_bench_runs_with_tiny_numbers_and_writes_results(tmp_path: Path) -> None
     assert (concurrency["sessions"], concurrency["instances"]) == (4, 2)
     assert concurrency["requests"] > 0
     assert concurrency["errors"] == 0, concurrency["error_examples"]
+    change_sets = results["change_sets"]
+    for name in ("changeset_apply", "changeset_apply_429"):
+        item = change_sets[name]
+        assert (item["status"], item["personas_changed"]) == ("applied", 6), name
+        # One PATCH saved per persona, never a second one, 429s or not.
+        assert item["calls"]["patches_saved"] == 6, name
+        assert item["calls"]["personas_patched_twice"] == 0, name
+        assert {"wall_s", "target_s"} <= set(item)
+    assert change_sets["changeset_apply"]["calls"]["patches"] == 6
+    plan = change_sets["personas_plan"]
+    assert (plan["exit_status"], plan["files_changed"], plan["gets"]) == (2, 6, 6)
+    assert {"changeset_apply.time", "personas_plan.time"} <= set(results["targets"])
     assert {"cores", "cpu_model", "python"} <= set(results["machine"])
     assert "Targets:" in completed.stdout
     # The withdrawn targets: live page p50 <= 1.10 x L, and p50 minus the API's.

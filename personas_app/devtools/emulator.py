@@ -2,8 +2,9 @@
 
 It copies the documented status codes and bodies (shared/tavus/api-notes.md §1-3 and the
 README's decisions): 400 bodies use "error", 401/422 use "message", an unknown id is 400, a
-no-op PATCH is 304 with no body, DELETE is 204. Knobs inject latency, failures and hangs; a
-request log lets tests assert on what the dashboard sent.
+no-op PATCH is 304 with no body, DELETE is 204. Knobs inject latency, failures, hangs and a
+seeded share of 429s; a request log lets tests assert on what the dashboard sent. An emulator in
+another process (the bench's) is read and set over /__emulator/{stats,log,knobs}.
 
 A plain WSGI app served by a threading wsgiref server. It must not import django, Flask, or
 anything from personas_app outside tavus/: its checks are written independently of the
@@ -19,6 +20,7 @@ import contextlib
 import copy
 import hmac
 import json
+import random
 import re
 import secrets
 import socket
@@ -723,6 +725,15 @@ class _Hang:
     methods: frozenset[str] | None = None
 
 
+@dataclass
+class _RateLimit:
+    share: float
+    retry_after: float
+    seed: int
+    methods: frozenset[str] | None
+    draws: random.Random
+
+
 GetOneShape = Literal["wrapped", "flat"]
 
 
@@ -761,6 +772,7 @@ class EmulatorState:
             self.max_concurrent_conversations: int | None = None
             self._failures: list[_Failure] = []
             self._hangs: list[_Hang] = []
+            self._rate_limit: _RateLimit | None = None
             self._log: deque[LoggedRequest] = deque(maxlen=_LOG_LIMIT)
             self._arrived = 0
 
@@ -798,6 +810,28 @@ class EmulatorState:
                 _Failure(
                     count, status, retry_after, body, allowed, raw_body, after_handling, cut_body
                 )
+            )
+
+    def rate_limit(
+        self,
+        share: float,
+        *,
+        retry_after: float = 1.0,
+        seed: int = 0,
+        methods: set[str] | None = None,
+    ) -> None:
+        """From now on, answer a `share` (0 to 1) of the requests (of `methods`, when given) 429
+        with `Retry-After: retry_after`, before touching any data, as a rate limiter in front of
+        Tavus would (synthetic: Tavus documents no rate limit). Which requests is drawn from a
+        random generator seeded with `seed`, so a run draws the same sequence. fail_next and
+        hang_next rules come first. A share of 0 turns it off."""
+        with self._lock:
+            if share <= 0:
+                self._rate_limit = None
+                return
+            allowed = frozenset(m.upper() for m in methods) if methods else None
+            self._rate_limit = _RateLimit(
+                min(1.0, share), retry_after, seed, allowed, random.Random(seed)
             )
 
     def hang_next(self, count: int, seconds: float, *, methods: set[str] | None = None) -> None:
@@ -893,6 +927,16 @@ class EmulatorState:
                     if rule.remaining <= 0:
                         self._failures.remove(rule)
                     break
+            limit = self._rate_limit
+            if (
+                failure is None
+                and limit is not None
+                and (limit.methods is None or method in limit.methods)
+                and limit.draws.random() < limit.share
+            ):
+                failure = _Failure(
+                    1, 429, limit.retry_after, {"message": "Too many requests"}, None
+                )
             return self._generation, self.latency_ms / 1000, hang, failure
 
     def _record(self, generation: int, entry: LoggedRequest) -> None:
@@ -1453,13 +1497,82 @@ def _failure_answer(failure: _Failure) -> _Answer:
 
 
 STATS_PATH = "/__emulator/stats"
+KNOBS_PATH = "/__emulator/knobs"
+LOG_PATH = "/__emulator/log"
+# For a bench whose emulator runs in another process. Each needs the api key; none has latency,
+# and none is logged or counted.
+CONTROL_PATHS = {(STATS_PATH, "GET"), (KNOBS_PATH, "POST"), (LOG_PATH, "GET")}
 
 
-def _stats_answer(state: EmulatorState, api_key: str | None) -> _Answer:
-    """How many requests the emulator has logged, for a bench whose emulator runs in another
-    process. Needs the api key; it has no latency, and it is neither logged nor counted."""
+def _knobs(state: EmulatorState) -> JSONObject:
+    limit = state._rate_limit
+    rate_limit: JSON = None
+    if limit is not None:
+        rate_limit = {
+            "share": limit.share,
+            "retry_after": limit.retry_after,
+            "seed": limit.seed,
+            "methods": sorted(limit.methods) if limit.methods else None,
+        }
+    return {"latency_ms": state.latency_ms, "rate_limit": rate_limit}
+
+
+def _as_number(value: JSON) -> float:
+    if not _is_number(value):
+        raise ValueError(f"{value!r} is not a number")
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+def _set_knobs(state: EmulatorState, body: JSON) -> _Answer:
+    """POST {"latency_ms": 50, "rate_limit": {"share": 0.1, "retry_after": 1, "seed": 19,
+    "methods": ["GET", "PATCH"]} or null}: set_latency and rate_limit; a key left out is left
+    as it is. Answers the knobs."""
+    if not isinstance(body, dict):
+        return _Answer(400, {"error": "The knobs are a JSON object"})
+    try:
+        if "latency_ms" in body:
+            state.set_latency(int(_as_number(body["latency_ms"])))
+        if "rate_limit" in body:
+            limit = body["rate_limit"]
+            if limit is None:
+                state.rate_limit(0)
+            elif isinstance(limit, dict):
+                methods = limit.get("methods")
+                state.rate_limit(
+                    _as_number(limit.get("share", 0)),
+                    retry_after=_as_number(limit.get("retry_after", 1)),
+                    seed=int(_as_number(limit.get("seed", 0))),
+                    methods={str(m) for m in methods} if isinstance(methods, list) else None,
+                )
+            else:
+                raise ValueError("rate_limit is an object or null")
+    except ValueError as exc:
+        return _Answer(400, {"error": f"Bad knobs: {exc}"})
+    with state._lock:
+        return _Answer(200, _knobs(state))
+
+
+def _log_answer(state: EmulatorState, call: _Call) -> _Answer:
+    """GET ?since=N: the logged requests from the N-th on (method, path, status), oldest first."""
+    since = _int_query(call, "since", default=0, minimum=0)
+    entries: list[JSON] = [
+        {"method": entry.method, "path": entry.path, "status": entry.status}
+        for entry in state.requests[since:]
+    ]
+    return _Answer(200, {"requests": entries})
+
+
+def _control_answer(state: EmulatorState, call: _Call, api_key: str | None) -> _Answer:
     if api_key is None or not hmac.compare_digest(api_key.encode(), state.api_key.encode()):
         return _Answer(401, {"message": "Invalid access token"})
+    try:
+        if call.path == KNOBS_PATH:
+            return _set_knobs(state, call.body)
+        if call.path == LOG_PATH:
+            return _log_answer(state, call)
+    except _Refusal as refusal:
+        return refusal.answer
     return _Answer(200, {"requests": state.count()})
 
 
@@ -1481,9 +1594,11 @@ def make_app(state: EmulatorState) -> WSGIApplication:
     """The WSGI callable serving `state`."""
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == STATS_PATH and environ.get("REQUEST_METHOD") == "GET":
-            return _respond(start_response, _stats_answer(state, environ.get("HTTP_X_API_KEY")))
         call = _read_call(environ)
+        if (call.path, call.method) in CONTROL_PATHS:
+            return _respond(
+                start_response, _control_answer(state, call, environ.get("HTTP_X_API_KEY"))
+            )
         generation, latency, hang, failure = state._begin(call.method)
         # Sleeps happen outside the lock so a slow request never blocks the others.
         if latency or hang:

@@ -999,6 +999,36 @@ def test_fail_next_can_send_a_non_json_page(api: Api, emu: EmulatorState) -> Non
     assert response.text == "<html>Bad gateway</html>"
 
 
+def test_rate_limit_answers_a_share_429_with_retry_after_and_saves_nothing(
+    api: Api, emu: EmulatorState
+) -> None:
+    emu.rate_limit(0.5, retry_after=1, seed=19, methods={"post"})
+    answers = [api.call("POST", "/v2/personas", json=minimal()) for _ in range(40)]
+    api.call("GET", "/v2/personas")
+
+    limited = [a for a in answers if a.status_code == 429]
+    created = [a for a in answers if a.status_code == 200]
+    assert 8 <= len(limited) <= 32 and len(limited) + len(created) == 40
+    assert {a.headers["Retry-After"] for a in limited} == {"1"}
+    assert api.call("GET", "/v2/personas").json()["total_count"] == 3 + len(created)
+    assert emu.requests[-1].status == 200  # GET is not among the limited methods
+
+
+def test_rate_limit_picks_the_same_requests_for_the_same_seed(api: Api, emu: EmulatorState) -> None:
+    def statuses() -> list[int]:
+        return [api.call("GET", "/v2/replicas").status_code for _ in range(30)]
+
+    emu.rate_limit(0.3, seed=7)
+    first = statuses()
+    emu.rate_limit(0.3, seed=7)
+    second = statuses()
+    emu.rate_limit(0)
+    after = statuses()
+
+    assert first == second and 429 in first
+    assert set(after) == {200}
+
+
 def test_latency_delays_every_request(api: Api, emu: EmulatorState) -> None:
     emu.set_latency(120)
     started = time.monotonic()
@@ -1045,6 +1075,7 @@ def test_reset_restores_seeds_and_clears_knobs_and_log(api: Api, emu: EmulatorSt
     emu.mask_secrets = True
     emu.get_one_shape = "flat"
     emu.max_concurrent_conversations = 0
+    emu.rate_limit(1.0)
     emu.reset()
     assert emu.personas == seeded
     assert emu.requests == []
