@@ -527,6 +527,7 @@ def test_the_scheduled_digest_sends_everything_pending_in_one_email(
     assert f"erin commented on change #{cr.pk}" in digest.body
     assert f"erin approved change #{cr.pk}" in digest.body
     assert "An older one" in digest.body
+    assert "Your notifications since the last summary (3):" in digest.body
     assert NotificationSettings.objects.get(user=bob).digest_due_at is None
     # Nothing twice: the task again, or the cron command, finds nothing left.
     assert service.notifications_digest_user_task.call(bob.pk) == 0
