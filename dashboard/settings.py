@@ -345,6 +345,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Notification emails are sent by the task workers, with no request to take an address from: set
 # SITE_URL in production (they fall back to http://localhost:8000, right for `make run` only).
 SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
+# The hour (0-23, in TIME_ZONE) at which a user who chose the daily digest gets it: the task
+# workers send it then, each user's digest being a task scheduled by their first notification.
+NOTIFICATIONS_DIGEST_HOUR = env_int("NOTIFICATIONS_DIGEST_HOUR", 7)
+if not 0 <= NOTIFICATIONS_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured("NOTIFICATIONS_DIGEST_HOUR must be an hour from 0 to 23.")
 # How long a password reset link works (Django's default is three days).
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_HOURS", 24) * 3600
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from ..models import Channel, NotificationKind
 
@@ -13,11 +14,15 @@ class NotificationPreferencesForm(forms.Form):
     daily_digest = forms.BooleanField(
         label="Send me one email a day instead of one email per notification",
         required=False,
-        help_text="The summary lists the day's notifications you chose to get by email.",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["daily_digest"].help_text = (
+            f"It comes every day at {settings.NOTIFICATIONS_DIGEST_HOUR}:00 "
+            f"({settings.TIME_ZONE} time) and lists the notifications you chose to get by email "
+            "that were not emailed yet."
+        )
         for kind in NotificationKind:
             self.fields[kind.value] = forms.ChoiceField(
                 label=kind.label, choices=Channel.choices, widget=forms.RadioSelect

@@ -125,6 +125,9 @@ class NotificationSettings(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
     )
     daily_digest = models.BooleanField("one daily email instead of one per notification")
+    # When this user's digest task is due; null when none is scheduled. Set by one conditional
+    # UPDATE (services.notifications), so concurrent notifications schedule one task.
+    digest_due_at = models.DateTimeField("next digest", null=True, blank=True)
 
     class Meta:
         ordering = ["user"]

@@ -6,7 +6,9 @@ here is logged and never undoes or fails the action itself). Recipients are memb
 workspace, never the person who acted. Each one's preference for the kind (NotificationPreference,
 else DEFAULT_CHANNELS) decides: "in_app" makes an unread row; "email" makes a row that is never
 shown in the app and queues the email; "both" does both; "off" makes nothing. Users who chose
-the daily digest get no email at once: notifications_digest_send gathers the day's into one.
+the daily digest get no email at once: their first notification to email schedules their digest
+task (notifications_digest_user_task, at NOTIFICATIONS_DIGEST_HOUR), which sends everything
+pending in one email; `manage.py notifications_digest` does the same for everyone (cron).
 
 Emails hold titles, names and an absolute link (settings.SITE_URL + the page): never a persona's
 values, a patch or a comment's text, which could carry a secret. Membership is checked again
@@ -26,7 +28,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -55,6 +57,7 @@ __all__ = [
     "notification_preferences_save",
     "notifications_digest_send",
     "notifications_digest_task",
+    "notifications_digest_user_task",
     "notify",
     "notify_change",
     "notify_persona_changed_outside",
@@ -166,8 +169,38 @@ def _deliver(
             for user_id, channel in sorted(channels.items())
         )
         for notification in made:
-            if notification.by_email and notification.recipient_id not in digest:
+            if not notification.by_email:
+                continue
+            if notification.recipient_id in digest:
+                _digest_schedule(user_id=notification.recipient_id)
+            else:
                 notification_email_task.enqueue(_id_of(notification, kind))
+
+
+def _next_digest_time(now: datetime) -> datetime:
+    """The next NOTIFICATIONS_DIGEST_HOUR o'clock after `now`, in the dashboard's TIME_ZONE."""
+    local = timezone.localtime(now)
+    due = local.replace(hour=settings.NOTIFICATIONS_DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    # Adding a day to an aware time keeps the wall-clock hour across a DST change.
+    return due if due > local else due + timedelta(days=1)
+
+
+def _digest_schedule(*, user_id: int) -> None:
+    """Make sure this digest user's digest task is scheduled: one pending task per user.
+
+    One conditional UPDATE sets digest_due_at; only the call that set it enqueues, so two
+    notifications at the same moment schedule one task. A due time more than a day past means
+    its task was lost (a worker killed mid-run, a deleted task row): schedule a new one.
+    """
+    now = timezone.now()
+    due = _next_digest_time(now)
+    scheduled = (
+        NotificationSettings.objects.filter(user_id=user_id, daily_digest=True)
+        .filter(Q(digest_due_at__isnull=True) | Q(digest_due_at__lt=now - timedelta(days=1)))
+        .update(digest_due_at=due)
+    )
+    if scheduled:
+        notifications_digest_user_task.using(run_after=due).enqueue(user_id)
 
 
 def _id_of(notification: Notification, kind: str) -> int:
@@ -284,6 +317,8 @@ def notification_email_send(*, notification_id: int) -> str:
     if not getattr(notification.recipient, "email", ""):
         return "no email address"
     if _digest_users([notification.recipient_id]):
+        # They switched the digest on after this was made: it goes in their next digest.
+        _digest_schedule(user_id=notification.recipient_id)
         return "left for the daily digest"
     # Claim it with one conditional UPDATE, so two runs of the task send one email.
     now = timezone.now()
@@ -311,33 +346,41 @@ def notification_email_task(notification_id: int) -> str:
     return notification_email_send(notification_id=notification_id)
 
 
-def _digest_pending(now: datetime) -> QuerySet[Notification]:
-    return Notification.objects.filter(
+def _digest_pending(now: datetime, user_ids: list[int] | None) -> QuerySet[Notification]:
+    pending = Notification.objects.filter(
         by_email=True,
         emailed_at__isnull=True,
-        created_at__gt=now - timedelta(days=1),
         created_at__lte=now,
         recipient__notification_settings__daily_digest=True,
     ).select_related("workspace")
+    if user_ids is None:
+        # The daily run for everyone (cron): the last day's.
+        return pending.filter(created_at__gt=now - timedelta(days=1))
+    # A user's own digest task: everything pending since their last digest, however old.
+    return pending.filter(recipient_id__in=user_ids)
 
 
 def _claimed(ids: list[int], now: datetime) -> set[int]:
     return set(Notification.objects.filter(pk__in=ids, emailed_at=now).values_list("pk", flat=True))
 
 
-def notifications_digest_send(*, now: datetime | None = None) -> int:
-    """Send each daily-digest user one email with the day's notifications not emailed yet
-    (those of workspaces they still belong to). Returns how many emails were sent."""
+def notifications_digest_send(
+    *, now: datetime | None = None, user_ids: Iterable[int] | None = None
+) -> int:
+    """Send each daily-digest user one email with the notifications not emailed yet (those of
+    workspaces they still belong to): the last day's for everyone, or, for the given
+    `user_ids`, all of theirs. Returns how many emails were sent."""
     now = now or timezone.now()
+    only = None if user_ids is None else list(user_ids)
     User = get_user_model()
     sent = 0
-    for user_id in sorted(set(_digest_pending(now).values_list("recipient_id", flat=True))):
+    for user_id in sorted(set(_digest_pending(now, only).values_list("recipient_id", flat=True))):
         user = User.objects.get(pk=user_id)
         workspaces = Membership.objects.filter(user_id=user_id).values_list(
             "workspace_id", flat=True
         )
         items = list(
-            _digest_pending(now)
+            _digest_pending(now, only)
             .filter(recipient_id=user_id, workspace_id__in=workspaces)
             .order_by("created_at", "id")
         )
@@ -361,8 +404,29 @@ def notifications_digest_send(*, now: datetime | None = None) -> int:
 
 @task()
 def notifications_digest_task() -> int:
-    """Send the daily digests (notifications_digest_send); enqueue it once a day."""
+    """Send the daily digests of everyone (notifications_digest_send), for a scheduler."""
     return notifications_digest_send()
+
+
+@task()
+def notifications_digest_user_task(user_id: int) -> int:
+    """One user's digest, scheduled by _digest_schedule: send what is pending in one email.
+
+    The due time is cleared first, so a notification made while this runs schedules the next
+    digest (this one takes only rows made before it starts). A user who switched the digest off
+    meanwhile gets each pending notification at once, one email each, as they now chose.
+    Returns how many emails were sent.
+    """
+    NotificationSettings.objects.filter(user_id=user_id).update(digest_due_at=None)
+    if _digest_users([user_id]):
+        return notifications_digest_send(user_ids=[user_id])
+    pending = Notification.objects.filter(
+        recipient_id=user_id, by_email=True, emailed_at__isnull=True
+    ).order_by("created_at", "id")
+    results = [
+        notification_email_send(notification_id=pk) for pk in pending.values_list("pk", flat=True)
+    ]
+    return results.count("sent")
 
 
 # -- The user's own choices ---------------------------------------------------------------------

@@ -13,14 +13,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from io import StringIO
 from typing import Any
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import (
@@ -29,6 +32,7 @@ from personas_app.models import (
     Membership,
     Notification,
     NotificationKind,
+    NotificationSettings,
     Role,
     Workspace,
 )
@@ -359,8 +363,9 @@ def test_a_notification_is_emailed_once_however_often_its_task_runs(
 
 
 def test_the_digest_gathers_the_days_emails_into_one(
-    ctx: dict[str, Any], committed: Callable[[], Any]
+    ctx: dict[str, Any], committed: Callable[[], Any], settings: Any
 ) -> None:
+    settings.TASKS = DATABASE_TASKS  # a digest user's notification schedules their digest
     workspace, alice, bob, erin = ctx["workspace"], ctx["alice"], ctx["bob"], ctx["erin"]
     service.notification_preferences_save(
         user=bob,
@@ -407,8 +412,9 @@ def test_the_digest_gathers_the_days_emails_into_one(
 
 
 def test_the_digest_leaves_out_workspaces_the_user_has_left(
-    ctx: dict[str, Any], committed: Callable[[], Any]
+    ctx: dict[str, Any], committed: Callable[[], Any], settings: Any
 ) -> None:
+    settings.TASKS = DATABASE_TASKS
     workspace, bob, erin = ctx["workspace"], ctx["bob"], ctx["erin"]
     service.notification_preferences_save(user=erin, channels={}, daily_digest=True)
     cr = _propose(workspace, bob, ctx["persona_id"])
@@ -418,6 +424,176 @@ def test_the_digest_leaves_out_workspaces_the_user_has_left(
 
     assert service.notifications_digest_send() == 0
     assert _emails_to(erin) == []
+
+
+# -- The digest schedules itself (no cron) ---------------------------------------------------------
+
+DIGEST_TASK = "personas_app.services.notifications.notifications_digest_user_task"
+
+
+@pytest.fixture
+def digest_queue(settings: Any) -> Any:
+    """The database task queue (the immediate backend cannot hold a task until a time), at a
+    digest hour of 7 in Paris; returns the queued digest tasks."""
+    settings.TASKS = DATABASE_TASKS
+    settings.TIME_ZONE = "Europe/Paris"
+    settings.NOTIFICATIONS_DIGEST_HOUR = 7
+    return DBTaskResult.objects.filter(task_path=DIGEST_TASK)
+
+
+def _paris(days: int, hour: int, minute: int = 0) -> datetime:
+    """A time `days` after today, in Paris (ahead of the real clock, which dates new rows)."""
+    today = timezone.localtime(timezone.now(), ZoneInfo("Europe/Paris"))
+    day = today.date() + timedelta(days=days)
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def _digest_user_with_two_emails(ctx: dict[str, Any], committed: Callable[[], Any]) -> Any:
+    """Bob takes the daily digest and gets a comment and an approval by email; returns the
+    change."""
+    workspace, bob, erin = ctx["workspace"], ctx["bob"], ctx["erin"]
+    service.notification_preferences_save(
+        user=bob,
+        channels={NotificationKind.COMMENT: Channel.EMAIL, NotificationKind.APPROVED: Channel.BOTH},
+        daily_digest=True,
+    )
+    cr = _propose(workspace, bob, ctx["persona_id"], submit=True)
+    with committed():
+        reviews.change_request_comment(change_request=cr, actor=erin, body="Nice")
+    with committed():
+        reviews.change_request_approve(change_request=cr, actor=erin)
+    return cr
+
+
+@pytest.mark.parametrize(
+    ("made_at", "due"),
+    [((1, 5, 30), (1, 7)), ((1, 7, 0), (2, 7)), ((1, 9, 15), (2, 7))],
+    ids=["before the hour: today", "at the hour: tomorrow", "after the hour: tomorrow"],
+)
+def test_a_digest_users_first_email_schedules_one_digest_at_the_next_digest_hour(
+    ctx: dict[str, Any],
+    committed: Callable[[], Any],
+    digest_queue: Any,
+    made_at: tuple[int, int, int],
+    due: tuple[int, int],
+) -> None:
+    with mock.patch("django.utils.timezone.now", return_value=_paris(*made_at)):
+        _digest_user_with_two_emails(ctx, committed)
+
+    [queued] = digest_queue  # the approval found the digest already scheduled
+    assert queued.run_after == _paris(*due)
+    assert queued.args_kwargs["args"] == [ctx["bob"].pk]
+    assert NotificationSettings.objects.get(user=ctx["bob"]).digest_due_at == _paris(*due)
+    assert _emails_to(ctx["bob"]) == []
+
+
+def test_an_in_app_notification_schedules_no_digest(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
+) -> None:
+    workspace, bob, erin = ctx["workspace"], ctx["bob"], ctx["erin"]
+    service.notification_preferences_save(
+        user=bob, channels={NotificationKind.COMMENT: Channel.IN_APP}, daily_digest=True
+    )
+    cr = _propose(workspace, bob, ctx["persona_id"], submit=True)
+    with committed():
+        reviews.change_request_comment(change_request=cr, actor=erin, body="Nice")
+
+    assert not digest_queue.exists()
+
+
+def test_the_scheduled_digest_sends_everything_pending_in_one_email(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
+) -> None:
+    workspace, bob = ctx["workspace"], ctx["bob"]
+    cr = _digest_user_with_two_emails(ctx, committed)
+    # Left from before the last digest (e.g. its send failed): older than a day, still pending.
+    Notification.objects.create(
+        recipient=bob,
+        workspace=workspace,
+        kind=NotificationKind.COMMENT,
+        title="An older one",
+        link="/",
+        by_email=True,
+        created_at=timezone.now() - timedelta(days=3),
+    )
+    [queued] = digest_queue
+
+    # What a worker does when the task is due.
+    with mock.patch("django.utils.timezone.now", return_value=queued.run_after):
+        assert service.notifications_digest_user_task.call(bob.pk) == 1
+
+    [digest] = _emails_to(bob)
+    assert "3 notifications" in digest.subject
+    assert f"erin commented on change #{cr.pk}" in digest.body
+    assert f"erin approved change #{cr.pk}" in digest.body
+    assert "An older one" in digest.body
+    assert "Your notifications since the last summary (3):" in digest.body
+    assert NotificationSettings.objects.get(user=bob).digest_due_at is None
+    # Nothing twice: the task again, or the cron command, finds nothing left.
+    assert service.notifications_digest_user_task.call(bob.pk) == 0
+    call_command("notifications_digest", stdout=StringIO())
+    assert len(_emails_to(bob)) == 1
+
+
+def test_the_next_notification_after_a_digest_schedules_the_next_one(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
+) -> None:
+    bob, erin = ctx["bob"], ctx["erin"]
+    cr = _digest_user_with_two_emails(ctx, committed)
+    service.notifications_digest_user_task.call(bob.pk)
+    DBTaskResult.objects.all().delete()  # the worker is done with it
+
+    with committed():
+        reviews.change_request_comment(change_request=cr, actor=erin, body="One more")
+
+    assert digest_queue.count() == 1
+
+
+def test_a_digest_user_who_left_the_workspace_gets_nothing(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
+) -> None:
+    workspace, bob = ctx["workspace"], ctx["bob"]
+    _digest_user_with_two_emails(ctx, committed)
+    assert digest_queue.count() == 1
+    Membership.objects.filter(workspace=workspace, user=bob).delete()
+
+    assert service.notifications_digest_user_task.call(bob.pk) == 0
+
+    assert _emails_to(bob) == []
+
+
+def test_switching_the_digest_off_before_it_runs_sends_each_pending_email_at_once(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
+) -> None:
+    bob = ctx["bob"]
+    cr = _digest_user_with_two_emails(ctx, committed)
+    assert digest_queue.count() == 1
+    service.notification_preferences_save(user=bob, channels={}, daily_digest=False)
+
+    assert service.notifications_digest_user_task.call(bob.pk) == 2
+
+    comment, approval = _emails_to(bob)
+    assert f"erin commented on change #{cr.pk}" in comment.subject
+    assert f"erin approved change #{cr.pk}" in approval.subject
+    assert "summary" not in comment.subject + approval.subject
+
+
+def test_switching_the_digest_on_schedules_it_for_emails_not_sent_yet(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
+) -> None:
+    workspace, bob, erin = ctx["workspace"], ctx["bob"], ctx["erin"]
+    cr = _propose(workspace, bob, ctx["persona_id"])
+    with committed():
+        reviews.change_request_submit(change_request=cr, actor=bob)
+    [row] = _notifications(erin)  # its email task waits in the queue
+    service.notification_preferences_save(user=erin, channels={}, daily_digest=True)
+
+    # The queued email task finds the digest chosen: the email goes in the digest.
+    assert service.notification_email_send(notification_id=row.pk) == "left for the daily digest"
+    assert digest_queue.count() == 1
+    assert service.notifications_digest_user_task.call(erin.pk) == 1
+    [digest] = _emails_to(erin)
+    assert f"bob asked for a review of change #{cr.pk}" in digest.body
 
 
 # -- Change sets ----------------------------------------------------------------------------------

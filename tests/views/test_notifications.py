@@ -203,7 +203,10 @@ def _checked(body: str, kind: str) -> str:
     raise AssertionError(f"nothing checked for {kind}")
 
 
-def test_preferences_show_the_defaults(bob_client: Any, workspace: Workspace) -> None:
+def test_preferences_show_the_defaults(
+    bob_client: Any, workspace: Workspace, settings: Any
+) -> None:
+    settings.NOTIFICATIONS_DIGEST_HOUR = 8
     body = _page(bob_client, "/notifications/preferences/")
 
     assert {kind: _checked(body, kind) for kind in NotificationKind.values} == {
@@ -219,6 +222,7 @@ def test_preferences_show_the_defaults(bob_client: Any, workspace: Workspace) ->
         assert f"<legend>{html.escape(kind.label)}</legend>" in body
     digest = 'name="daily_digest" aria-describedby="id_daily_digest_helptext" id="id_daily_digest"'
     assert f"{digest}>" in body and 'id="id_daily_digest_helptext"' in body
+    assert "It comes every day at 8:00 (UTC time)" in body
 
 
 def test_saving_preferences_keeps_each_choice(bob_client: Any, bob: Any, db: None) -> None:

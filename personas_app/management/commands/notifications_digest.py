@@ -1,10 +1,11 @@
-"""Send the daily notification digests (run once a day, from cron or a scheduler).
+"""Send everyone's daily notification digest now (for teams that prefer cron to the workers).
 
     python manage.py notifications_digest
 
 Each user who chose the daily digest gets one email listing the day's notifications they chose to
-get by email and that were not emailed yet. The same work runs as the task
-services.notifications.notifications_digest_task.
+get by email and that were not emailed yet. Not needed with task workers running: each user's
+digest is then a task of its own (services.notifications.notifications_digest_user_task) at
+NOTIFICATIONS_DIGEST_HOUR. Both may run: a notification is emailed once, whichever sends it first.
 """
 
 from __future__ import annotations
