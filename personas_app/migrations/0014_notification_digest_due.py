@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("personas_app", "0012_invitations"),
+        ("personas_app", "0013_persona_lock_lease"),
     ]
 
     operations = [
