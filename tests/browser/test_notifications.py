@@ -4,6 +4,7 @@ marking read, the preferences form, and the Follow button (htmx), with no axe vi
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -62,10 +63,10 @@ def test_the_bell_leads_to_the_change_waiting_for_review(
 
     page.get_by_role("link", name=f"bob asked for a review of change #{cr_id} “Seeds too”").click()
     expect(page).to_have_url(f"{live_server.url}/w/acme/reviews/{cr_id}/")
-
-    page.goto(f"{live_server.url}/notifications/")
-    page.get_by_role("button", name="Mark read").click()
+    # Opening it marked it read.
     expect(page.get_by_role("link", name="Notifications, 0 unread")).to_be_visible()
+    page.goto(f"{live_server.url}/notifications/")
+    expect(page.get_by_role("button", name=re.compile("Mark read"))).to_have_count(0)
 
 
 def test_preferences_page_saves_and_has_no_violation(
