@@ -6,7 +6,12 @@ from functools import partial
 
 from django.http import HttpRequest
 
-from .selectors import nav_workspaces_for, notifications_unread_count, reviews_waiting_count
+from .selectors import (
+    change_sets_waiting_count,
+    nav_workspaces_for,
+    notifications_unread_count,
+    reviews_waiting_count,
+)
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -25,6 +30,9 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         # (previews, rows) do not pay for the count.
         context["nav_reviews_waiting"] = partial(
             reviews_waiting_count, workspace=workspace, user=request.user
+        )
+        context["nav_change_sets_waiting"] = partial(
+            change_sets_waiting_count, workspace=workspace, user=request.user
         )
     return context
 

@@ -17,6 +17,8 @@ from .models import (
     AuditEvent,
     ChangeRequest,
     ChangeSet,
+    ChangeSetReview,
+    ChangeSetStatus,
     ChangeStatus,
     Invitation,
     Membership,
@@ -98,6 +100,28 @@ def reviews_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> in
     own.
     """
     return _waiting(workspace.pk, user.pk).count()
+
+
+def change_sets_waiting_count(*, workspace: Workspace, user: AbstractBaseUser) -> int:
+    """Change sets waiting for this user, as reviews_waiting_count counts change requests: open
+    ones by others they could review and have not decided on, plus their own sent back or
+    approved and ready to apply. One query."""
+    may_review = Exists(
+        Membership.objects.filter(
+            workspace_id=workspace.pk, user_id=user.pk, role__in=_REVIEWER_ROLES
+        )
+    )
+    decided = ChangeSetReview.objects.filter(reviewer_id=user.pk, is_current=True)
+    to_review = (
+        Q(may_review, status=ChangeSetStatus.OPEN)
+        & ~Q(author_id=user.pk)
+        & ~Q(pk__in=decided.values("change_set_id"))
+    )
+    own_next_step = Q(
+        author_id=user.pk,
+        status__in=[ChangeSetStatus.CHANGES_REQUESTED, ChangeSetStatus.APPROVED],
+    )
+    return ChangeSet.objects.filter(to_review | own_next_step, workspace=workspace).count()
 
 
 # -- Audit log and persona versions (history area) ----------------------------------------------

@@ -342,6 +342,20 @@ def _proposed(workspace: Workspace, bob: Any, tavus: EmulatorState, count: int =
     )
 
 
+def test_the_change_sets_tab_counts_those_waiting_for_me(
+    workspace: Workspace, bob: Any, bob_client: Client, erin_client: Client, tavus: EmulatorState
+) -> None:
+    cs = _proposed(workspace, bob, tavus, count=1)
+    badge = '>Change sets <span class="badge" title="Waiting for you">1</span>'
+    assert badge in erin_client.get("/w/acme/").content.decode()  # a reviewer: hers to review
+    assert "Change sets <span" not in bob_client.get("/w/acme/").content.decode()  # his own
+
+    erin_client.post(f"/w/acme/change-sets/{cs.pk}/decide/", {"decision": "approve"})
+
+    assert "Change sets <span" not in erin_client.get("/w/acme/").content.decode()
+    assert badge in bob_client.get("/w/acme/").content.decode()  # approved: his to apply
+
+
 def test_the_author_cannot_approve_their_own_change_set(
     workspace: Workspace, bob: Any, bob_client: Client, tavus: EmulatorState
 ) -> None:
