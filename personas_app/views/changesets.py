@@ -451,20 +451,33 @@ def _detail_context(
         "comment_form": CommentForm(),
         "comment_item": None,
         "comment_url": _url("changeset_comment", change_set),
-        "history": [
-            (event, action_label(event.action))
-            for event in change_set_history(change_set=change_set)
-        ],
+        **_history_context(change_set),
     }
     context.update(extra)
     return context
 
 
+def _history_context(change_set: ChangeSet) -> dict[str, object]:
+    return {
+        "history": [
+            (event, action_label(event.action))
+            for event in change_set_history(change_set=change_set)
+        ],
+        "detail_url": _url("changeset_detail", change_set),
+    }
+
+
 @require_GET
 def changeset_detail(request: AppRequest, slug: str, cs_id: int) -> HttpResponse:
     change_set = _change_set(request, cs_id)
-    if request.htmx and request.GET.get("part") == "state":
-        return render(request, f"{_DETAIL}#state", _state_context(request, change_set))
+    part = request.GET.get("part") if request.htmx else None
+    if part == "history":
+        return render(request, f"{_DETAIL}#history", _history_context(change_set))
+    if part == "state":
+        response = render(request, f"{_DETAIL}#state", _state_context(request, change_set))
+        if change_set.is_finished:  # the last poll: the history below has news too
+            return trigger_client_event(response, "changeset-changed")
+        return response
     return render(request, _DETAIL, _detail_context(request, change_set))
 
 

@@ -103,6 +103,7 @@ def test_select_preview_propose_approve_and_watch_the_apply_finish(
         statuses = page.locator("#cs-state .item-status")
         expect(statuses).to_have_text(["Sent", "Sent", "Sent", "No change"])
         expect(page.locator("#cs-state")).not_to_have_attribute("hx-trigger", "every 1s")
+        expect(page.locator("#history")).to_contain_text("finished applying a change set")
     assert violations_on(page) == {}
 
     cs.refresh_from_db()
