@@ -408,25 +408,44 @@ def notifications_digest_task() -> int:
     return notifications_digest_send()
 
 
+# A digest whose email could not be sent (the mail server down) is tried again this much later.
+DIGEST_RETRY = timedelta(hours=1)
+
+
+def _digest_retry(*, user_id: int) -> None:
+    """Schedule this user's digest again after DIGEST_RETRY, unless a newer one is scheduled."""
+    due = timezone.now() + DIGEST_RETRY
+    if NotificationSettings.objects.filter(user_id=user_id, digest_due_at__isnull=True).update(
+        digest_due_at=due
+    ):
+        notifications_digest_user_task.using(run_after=due).enqueue(user_id)
+
+
 @task()
 def notifications_digest_user_task(user_id: int) -> int:
     """One user's digest, scheduled by _digest_schedule: send what is pending in one email.
 
     The due time is cleared first, so a notification made while this runs schedules the next
     digest (this one takes only rows made before it starts). A user who switched the digest off
-    meanwhile gets each pending notification at once, one email each, as they now chose.
-    Returns how many emails were sent.
+    meanwhile gets each pending notification at once, one email each, as they now chose. When
+    the email cannot be sent, its rows stay pending and the digest is tried again an hour later
+    (the task still fails, so the worker's log shows why). Returns how many emails were sent.
     """
     NotificationSettings.objects.filter(user_id=user_id).update(digest_due_at=None)
-    if _digest_users([user_id]):
-        return notifications_digest_send(user_ids=[user_id])
-    pending = Notification.objects.filter(
-        recipient_id=user_id, by_email=True, emailed_at__isnull=True
-    ).order_by("created_at", "id")
-    results = [
-        notification_email_send(notification_id=pk) for pk in pending.values_list("pk", flat=True)
-    ]
-    return results.count("sent")
+    try:
+        if _digest_users([user_id]):
+            return notifications_digest_send(user_ids=[user_id])
+        pending = Notification.objects.filter(
+            recipient_id=user_id, by_email=True, emailed_at__isnull=True
+        ).order_by("created_at", "id")
+        results = [
+            notification_email_send(notification_id=pk)
+            for pk in pending.values_list("pk", flat=True)
+        ]
+        return results.count("sent")
+    except Exception:
+        _digest_retry(user_id=user_id)
+        raise
 
 
 # -- The user's own choices ---------------------------------------------------------------------

@@ -535,6 +535,35 @@ def test_the_scheduled_digest_sends_everything_pending_in_one_email(
     assert len(_emails_to(bob)) == 1
 
 
+def test_a_digest_the_mail_server_refused_is_tried_again_an_hour_later(
+    ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any, settings: Any
+) -> None:
+    bob = ctx["bob"]
+    _digest_user_with_two_emails(ctx, committed)
+    [queued] = digest_queue
+    # A real SMTP backend, pointed at a port where nothing listens: the send fails.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    queued.delete()  # the worker took it
+
+    with (
+        mock.patch("django.utils.timezone.now", return_value=queued.run_after),
+        pytest.raises(OSError),
+    ):
+        service.notifications_digest_user_task.call(bob.pk)
+
+    [again] = digest_queue.all()
+    assert again.run_after == queued.run_after + timedelta(hours=1)
+    assert NotificationSettings.objects.get(user=bob).digest_due_at == again.run_after
+    assert Notification.objects.filter(recipient=bob, emailed_at__isnull=True).count() == 2
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with mock.patch("django.utils.timezone.now", return_value=again.run_after):
+        assert service.notifications_digest_user_task.call(bob.pk) == 1
+    [digest] = _emails_to(bob)
+    assert "2 notifications" in digest.subject
+
+
 def test_the_next_notification_after_a_digest_schedules_the_next_one(
     ctx: dict[str, Any], committed: Callable[[], Any], digest_queue: Any
 ) -> None:
