@@ -12,6 +12,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-dev-shm-usage",
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
@@ -28,13 +29,23 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def _own_page(browser: Browser) -> Iterator[Page]:
+    """A page in a browser context of its own (its own cookies: its own login)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
+    yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    yield from _own_page(browser)
+
+
+@pytest.fixture
+def second_page(browser: Browser) -> Iterator[Page]:
+    """A second browser, for a second person (a reviewer, someone invited)."""
+    yield from _own_page(browser)
 
 
 def login(page: Page, live_server: Any, username: str, password: str) -> None:

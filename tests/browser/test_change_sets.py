@@ -5,12 +5,10 @@ page's progress bar (htmx polling) reaches the end with every changed persona "S
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ChangeSet, ChangeSetStatus, Role
@@ -23,19 +21,9 @@ from tests.workers import worker_pool
 WORKER_ENV = {"TAVUS_TIMEOUT_CONNECT": "0.25", "TAVUS_TIMEOUT_READ": "1", "TAVUS_RETRIES": "0"}
 
 
-@pytest.fixture
-def reviewer_page(browser: Browser) -> Iterator[Page]:
-    """A second browser, for the second person."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_select_preview_propose_approve_and_watch_the_apply_finish(
     page: Page,
-    reviewer_page: Page,
+    second_page: Page,
     live_server: Any,
     workspace: Any,
     tavus: EmulatorState,
@@ -83,12 +71,12 @@ def test_select_preview_propose_approve_and_watch_the_apply_finish(
     url = f"{live_server.url}/w/acme/change-sets/{cs.pk}/"
 
     # erin approves it once, for every persona.
-    login(reviewer_page, live_server, "erin", PASSWORD)
-    reviewer_page.goto(f"{live_server.url}/w/acme/change-sets/")
-    reviewer_page.get_by_role("link", name=f"#{cs.pk} Listen for Sparrow").click()
-    reviewer_page.get_by_label("Approve: it can go live for every persona").check()
-    reviewer_page.get_by_role("button", name="Send review").click()
-    expect(reviewer_page.locator("#cs-state .review-status")).to_have_text("Approved")
+    login(second_page, live_server, "erin", PASSWORD)
+    second_page.goto(f"{live_server.url}/w/acme/change-sets/")
+    second_page.get_by_role("link", name=f"#{cs.pk} Listen for Sparrow").click()
+    second_page.get_by_label("Approve: it can go live for every persona").check()
+    second_page.get_by_role("button", name="Send review").click()
+    expect(second_page.locator("#cs-state .review-status")).to_have_text("Approved")
 
     # bob applies it; a real worker sends each persona; the page follows without reloading.
     with worker_pool(tmp_path, WORKER_ENV) as pool:

@@ -4,11 +4,9 @@ comments on one operation and approves, bob applies it, and the audit log shows 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ChangeRequest, ChangeStatus, Role
@@ -16,19 +14,9 @@ from tests.browser.conftest import login
 from tests.builders import PASSWORD, make_member, make_user, persona_doc
 
 
-@pytest.fixture
-def reviewer_page(browser: Browser) -> Iterator[Page]:
-    """A second browser, for the second person."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_editor_proposes_reviewer_approves_editor_applies(
     page: Page,
-    reviewer_page: Page,
+    second_page: Page,
     live_server: Any,
     workspace: Any,
     tavus: EmulatorState,
@@ -55,20 +43,20 @@ def test_editor_proposes_reviewer_approves_editor_applies(
     assert tavus.count("PATCH") == 0
 
     # erin sees it waiting, comments on its one operation, then approves.
-    login(reviewer_page, live_server, "erin", PASSWORD)
-    reviewer_page.goto(f"{live_server.url}/w/acme/reviews/")
-    expect(reviewer_page.locator(".mainnav .badge")).to_have_text("1")
-    reviewer_page.get_by_role("link", name=f"#{cr.pk} Warmer greeting").click()
-    op_row = reviewer_page.locator("#op-0")
+    login(second_page, live_server, "erin", PASSWORD)
+    second_page.goto(f"{live_server.url}/w/acme/reviews/")
+    expect(second_page.locator(".mainnav .badge")).to_have_text("1")
+    second_page.get_by_role("link", name=f"#{cr.pk} Warmer greeting").click()
+    op_row = second_page.locator("#op-0")
     op_row.locator("summary").click()
     op_row.locator("textarea").fill("Short is good; keep the company name?")
     op_row.get_by_role("button", name="Comment").click()
-    expect(reviewer_page.locator("#op-0 .comment")).to_contain_text("keep the company name?")
-    reviewer_page.get_by_label("Approve: it can go live").check()
-    reviewer_page.fill("#id_decision_comment", "Fine to ship.")
-    reviewer_page.get_by_role("button", name="Send review").click()
-    expect(reviewer_page.locator("#review-state .review-status")).to_have_text("Approved")
-    expect(reviewer_page.locator("#discussion")).to_contain_text("Fine to ship.")
+    expect(second_page.locator("#op-0 .comment")).to_contain_text("keep the company name?")
+    second_page.get_by_label("Approve: it can go live").check()
+    second_page.fill("#id_decision_comment", "Fine to ship.")
+    second_page.get_by_role("button", name="Send review").click()
+    expect(second_page.locator("#review-state .review-status")).to_have_text("Approved")
+    expect(second_page.locator("#discussion")).to_contain_text("Fine to ship.")
 
     # bob applies it (htmx asks for confirmation first).
     page.goto(review_url)

@@ -6,12 +6,11 @@ and bob is told of the approval. Tavus is the emulator; nothing reaches it befor
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core import mail
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from personas_app.devtools.emulator import EmulatorState
 from personas_app.models import ChangeRequest, ChangeStatus, Membership, Role
@@ -23,18 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LINK = re.compile(r"https?://\S+/invitations/[\w-]+/")
 
 
-@pytest.fixture
-def dora_page(browser: Browser) -> Iterator[Page]:
-    """A second browser, for the person invited."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_invite_accept_review_request_notification_approve(
-    page: Page, dora_page: Page, live_server: Any, workspace: Any, tavus: EmulatorState
+    page: Page, second_page: Page, live_server: Any, workspace: Any, tavus: EmulatorState
 ) -> None:
     workspace.requires_approval = True
     workspace.save()
@@ -52,14 +41,14 @@ def test_invite_accept_review_request_notification_approve(
     page.get_by_role("button", name="Log out").click()
 
     # dora opens the link, creates her account and lands in the workspace.
-    dora_page.goto(match.group(0))
-    dora_page.fill("#id_username", "dora")
-    dora_page.fill("#id_password1", "plum-orchard-lantern-42")
-    dora_page.fill("#id_password2", "plum-orchard-lantern-42")
-    dora_page.get_by_role("button", name="Create account and join").click()
-    expect(dora_page.locator("#messages")).to_contain_text("You joined as Reviewer.")
+    second_page.goto(match.group(0))
+    second_page.fill("#id_username", "dora")
+    second_page.fill("#id_password1", "plum-orchard-lantern-42")
+    second_page.fill("#id_password2", "plum-orchard-lantern-42")
+    second_page.get_by_role("button", name="Create account and join").click()
+    expect(second_page.locator("#messages")).to_contain_text("You joined as Reviewer.")
     assert Membership.objects.get(workspace=workspace, user__username="dora").role == Role.REVIEWER
-    expect(dora_page.locator("a.bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
+    expect(second_page.locator("a.bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
 
     # bob proposes a change from the persona editor.
     login(page, live_server, "bob", PASSWORD)
@@ -72,19 +61,19 @@ def test_invite_accept_review_request_notification_approve(
     cr = ChangeRequest.objects.get()
 
     # dora's bell shows the request; she opens it from her notifications and approves.
-    dora_page.reload()
-    expect(dora_page.locator("a.bell")).to_have_attribute("aria-label", "Notifications, 1 unread")
-    dora_page.locator("a.bell").click()
-    request_link = dora_page.get_by_role(
+    second_page.reload()
+    expect(second_page.locator("a.bell")).to_have_attribute("aria-label", "Notifications, 1 unread")
+    second_page.locator("a.bell").click()
+    request_link = second_page.get_by_role(
         "link", name=f"bob asked for a review of change #{cr.pk} “Warmer greeting”"
     )
     expect(request_link).to_be_visible()
     request_link.click()
-    expect(dora_page.locator("h1")).to_contain_text("Warmer greeting")
-    expect(dora_page.locator("a.bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
-    dora_page.get_by_label("Approve: it can go live").check()
-    dora_page.get_by_role("button", name="Send review").click()
-    expect(dora_page.locator("#review-state .review-status")).to_have_text("Approved")
+    expect(second_page.locator("h1")).to_contain_text("Warmer greeting")
+    expect(second_page.locator("a.bell")).to_have_attribute("aria-label", "Notifications, 0 unread")
+    second_page.get_by_label("Approve: it can go live").check()
+    second_page.get_by_role("button", name="Send review").click()
+    expect(second_page.locator("#review-state .review-status")).to_have_text("Approved")
     cr.refresh_from_db()
     assert cr.status == ChangeStatus.APPROVED
     assert tavus.count("PATCH") == 0  # approved, not yet applied
