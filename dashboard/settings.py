@@ -350,6 +350,9 @@ SITE_URL = os.environ.get("SITE_URL", "").strip().rstrip("/")
 NOTIFICATIONS_DIGEST_HOUR = env_int("NOTIFICATIONS_DIGEST_HOUR", 7)
 if not 0 <= NOTIFICATIONS_DIGEST_HOUR <= 23:
     raise ImproperlyConfigured("NOTIFICATIONS_DIGEST_HOUR must be an hour from 0 to 23.")
+# How often (minutes) the task workers read every followed persona, so that followers hear of a
+# change made in the Tavus portal even when nobody opens the persona here; 0 turns it off.
+FOLLOW_CHECK_MINUTES = env_int("FOLLOW_CHECK_MINUTES", 15)
 # How long a password reset link works (Django's default is three days).
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_HOURS", 24) * 3600
 

@@ -36,6 +36,10 @@ class Workspace(models.Model):
     )
     created_at = models.DateTimeField("created", auto_now_add=True)
     requires_approval = models.BooleanField("changes need approval", default=False)
+    # When the background check of followed personas is due (services/follows.py); null: none.
+    follow_check_due_at = models.DateTimeField(
+        "followed personas checked next", null=True, blank=True
+    )
     approvals_required = models.PositiveSmallIntegerField("approvals needed", default=1)
     conversation_max_minutes = models.PositiveIntegerField(
         "end test conversations after (minutes)", default=30

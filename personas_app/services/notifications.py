@@ -25,7 +25,6 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -61,7 +60,6 @@ __all__ = [
     "notify",
     "notify_change",
     "notify_persona_changed_outside",
-    "persona_follow_set",
 ]
 
 logger = logging.getLogger(__name__)
@@ -486,19 +484,3 @@ def notification_preferences_save(
         NotificationSettings.objects.update_or_create(
             user_id=user.pk, defaults={"daily_digest": daily_digest}
         )
-
-
-def persona_follow_set(
-    *, user: AbstractBaseUser, workspace_id: int, persona_id: str, follow: bool
-) -> None:
-    """Follow or stop following a persona (doing it twice changes nothing); members only."""
-    if not Membership.objects.filter(workspace_id=workspace_id, user_id=user.pk).exists():
-        raise PermissionDenied("You are not a member of this workspace.")
-    if follow:
-        PersonaFollow.objects.get_or_create(
-            user_id=user.pk, workspace_id=workspace_id, persona_id=persona_id
-        )
-    else:
-        PersonaFollow.objects.filter(
-            user_id=user.pk, workspace_id=workspace_id, persona_id=persona_id
-        ).delete()

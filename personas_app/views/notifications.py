@@ -22,12 +22,12 @@ from ..selectors import (
     notifications_unread_count,
     persona_is_followed,
 )
+from ..services.follows import persona_follow_set
 from ..services.notifications import (
     notification_mark_all_read,
     notification_mark_read,
     notification_open,
     notification_preferences_save,
-    persona_follow_set,
 )
 
 

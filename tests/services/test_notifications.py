@@ -37,7 +37,7 @@ from personas_app.models import (
     Workspace,
 )
 from personas_app.persona.redaction import redact
-from personas_app.services import changesets, reviews
+from personas_app.services import changesets, follows, reviews
 from personas_app.services import notifications as service
 from personas_app.services.personas import persona_fetch
 from personas_app.services.workspaces import tavus_client_for
@@ -122,7 +122,7 @@ def _scenario(kind: str, ctx: dict[str, Any], committed: Callable[[], Any]) -> A
         return erin
     if kind == NotificationKind.PERSONA_CHANGED_OUTSIDE:
         persona_fetch(workspace=workspace, persona_id=persona_id)  # the dashboard knows it
-        service.persona_follow_set(
+        follows.persona_follow_set(
             user=bob, workspace_id=workspace.pk, persona_id=persona_id, follow=True
         )
         tavus.edit_persona(persona_id, [{"op": "replace", "path": "/context", "value": "New"}])
@@ -278,7 +278,7 @@ def test_a_follower_who_left_the_workspace_hears_nothing(
         ctx["persona_id"],
     )
     persona_fetch(workspace=workspace, persona_id=persona_id)
-    service.persona_follow_set(
+    follows.persona_follow_set(
         user=bob, workspace_id=workspace.pk, persona_id=persona_id, follow=True
     )
     Membership.objects.filter(workspace=workspace, user=bob).delete()
@@ -312,7 +312,7 @@ def test_following_needs_membership(ctx: dict[str, Any], charlie: Any) -> None:
     from django.core.exceptions import PermissionDenied
 
     with pytest.raises(PermissionDenied):
-        service.persona_follow_set(
+        follows.persona_follow_set(
             user=charlie, workspace_id=ctx["workspace"].pk, persona_id="p1", follow=True
         )
 
