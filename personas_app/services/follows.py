@@ -17,13 +17,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 
 from ..models import Membership, PersonaFollow, Workspace
 from ..tavus import TavusError
 from .personas import persona_fetch
+from .scheduling import schedule_once
 from .workspaces import NoActiveKey
 
 __all__ = [
@@ -56,16 +56,19 @@ def persona_follow_set(
 
 def follow_check_schedule(*, workspace_id: int) -> None:
     """Make sure the workspace's check of followed personas is scheduled: one pending task per
-    workspace, FOLLOW_CHECK_MINUTES from now (0 turns the checks off). A check overdue by more
-    than one interval was lost (a worker killed mid-run): a new one is scheduled."""
+    workspace, FOLLOW_CHECK_MINUTES from now (0 turns the checks off); one overdue by more than an
+    interval was lost and is replaced (services.scheduling)."""
     interval = timedelta(minutes=settings.FOLLOW_CHECK_MINUTES)
-    if not interval or not followed_personas_check_task.get_backend().supports_defer:
-        return  # off, or a task backend that cannot wait (the immediate one of some tests)
-    now = timezone.now()
-    due = now + interval
-    not_pending = Q(follow_check_due_at__isnull=True) | Q(follow_check_due_at__lt=now - interval)
-    if Workspace.objects.filter(not_pending, pk=workspace_id).update(follow_check_due_at=due):
-        followed_personas_check_task.using(run_after=due).enqueue(workspace_id)
+    if not interval:
+        return
+    schedule_once(
+        Workspace.objects.filter(pk=workspace_id),
+        field="follow_check_due_at",
+        due=timezone.now() + interval,
+        lost_after=interval,
+        task=followed_personas_check_task,
+        args=(workspace_id,),
+    )
 
 
 def followed_personas_check(*, workspace_id: int) -> int:

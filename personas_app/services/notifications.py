@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -47,6 +47,7 @@ from ..models import (
     PersonaFollow,
     Role,
 )
+from .scheduling import schedule_once
 
 __all__ = [
     "notification_email_send",
@@ -184,21 +185,20 @@ def _next_digest_time(now: datetime) -> datetime:
 
 
 def _digest_schedule(*, user_id: int) -> None:
-    """Make sure this digest user's digest task is scheduled: one pending task per user.
+    """Make sure this digest user's digest task is scheduled at the next digest hour: one
+    pending task per user (services.scheduling)."""
+    _digest_at(user_id, _next_digest_time(timezone.now()))
 
-    One conditional UPDATE sets digest_due_at; only the call that set it enqueues, so two
-    notifications at the same moment schedule one task. A due time more than a day past means
-    its task was lost (a worker killed mid-run, a deleted task row): schedule a new one.
-    """
-    now = timezone.now()
-    due = _next_digest_time(now)
-    scheduled = (
-        NotificationSettings.objects.filter(user_id=user_id, daily_digest=True)
-        .filter(Q(digest_due_at__isnull=True) | Q(digest_due_at__lt=now - timedelta(days=1)))
-        .update(digest_due_at=due)
+
+def _digest_at(user_id: int, due: datetime) -> None:
+    schedule_once(
+        NotificationSettings.objects.filter(user_id=user_id),
+        field="digest_due_at",
+        due=due,
+        lost_after=timedelta(days=1),
+        task=notifications_digest_user_task,
+        args=(user_id,),
     )
-    if scheduled:
-        notifications_digest_user_task.using(run_after=due).enqueue(user_id)
 
 
 def _id_of(notification: Notification, kind: str) -> int:
@@ -410,15 +410,6 @@ def notifications_digest_task() -> int:
 DIGEST_RETRY = timedelta(hours=1)
 
 
-def _digest_retry(*, user_id: int) -> None:
-    """Schedule this user's digest again after DIGEST_RETRY, unless a newer one is scheduled."""
-    due = timezone.now() + DIGEST_RETRY
-    if NotificationSettings.objects.filter(user_id=user_id, digest_due_at__isnull=True).update(
-        digest_due_at=due
-    ):
-        notifications_digest_user_task.using(run_after=due).enqueue(user_id)
-
-
 @task()
 def notifications_digest_user_task(user_id: int) -> int:
     """One user's digest, scheduled by _digest_schedule: send what is pending in one email.
@@ -442,7 +433,7 @@ def notifications_digest_user_task(user_id: int) -> int:
         ]
         return results.count("sent")
     except Exception:
-        _digest_retry(user_id=user_id)
+        _digest_at(user_id, timezone.now() + DIGEST_RETRY)  # unless one is scheduled already
         raise
 
 
