@@ -142,6 +142,20 @@ def _is_author(change_set: ChangeSet, actor: AbstractBaseUser | None) -> bool:
     )
 
 
+def _require_author_or(
+    change_set: ChangeSet, actor: AbstractBaseUser | None, perm: Perm, message: str
+) -> None:
+    """The author (an editor at least) may; other members need `perm`."""
+    role = _require(
+        change_set.workspace,
+        actor,
+        Perm.EDIT,
+        "Your role in this workspace is Viewer: you can read changes but not act on them.",
+    )
+    if actor is not None and not _is_author(change_set, actor) and not role_can(role, perm):
+        raise PermissionDenied(message)
+
+
 def _name_of(actor: AbstractBaseUser | None) -> str:
     return actor.get_username() if actor is not None else "manage.py personas"
 
@@ -529,16 +543,12 @@ def change_set_submit(
     *, change_set: ChangeSet, actor: AbstractBaseUser | None, request_id: str = ""
 ) -> ChangeSet:
     """Send a draft (or a change set sent back for changes) to reviewers."""
-    role = _require(
-        change_set.workspace,
+    _require_author_or(
+        change_set,
         actor,
-        Perm.EDIT,
-        "Your role in this workspace is Viewer: you can read changes but not act on them.",
+        Perm.ADMIN,
+        "Only the author of this change set (or a workspace admin) can send it for review.",
     )
-    if actor is not None and not _is_author(change_set, actor) and not role_can(role, Perm.ADMIN):
-        raise PermissionDenied(
-            "Only the author of this change set (or a workspace admin) can send it for review."
-        )
     with transaction.atomic():
         cs = _locked(change_set)
         cs.submit(now=timezone.now())
@@ -630,16 +640,12 @@ def change_set_close(
     *, change_set: ChangeSet, actor: AbstractBaseUser | None, request_id: str = ""
 ) -> ChangeSet:
     """Close a change set without applying it (its author, a reviewer or an admin)."""
-    role = _require(
-        change_set.workspace,
+    _require_author_or(
+        change_set,
         actor,
-        Perm.EDIT,
-        "Your role in this workspace is Viewer: you can read changes but not act on them.",
+        Perm.REVIEW,
+        "Only the author of this change set, a reviewer or an admin can close it.",
     )
-    if actor is not None and not _is_author(change_set, actor) and not role_can(role, Perm.REVIEW):
-        raise PermissionDenied(
-            "Only the author of this change set, a reviewer or an admin can close it."
-        )
     with transaction.atomic():
         cs = _locked(change_set)
         cs.close()
